@@ -1,0 +1,109 @@
+/**
+ * Execution devices: which onnxruntime execution providers to try, in which order, with which
+ * options. ORT does not fall back by itself (`executionProviders: ['cuda', 'cpu']` fails outright
+ * when the CUDA libraries are absent), so the session layer tries one candidate at a time.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import type { InferenceSession } from 'onnxruntime-node';
+import { usageError } from '../errors.ts';
+
+/** What `--device` accepts. */
+export type DeviceRequest = 'auto' | Device;
+
+/** A concrete execution provider. */
+export type Device = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
+
+/** All values `--device` accepts. */
+export const DEVICE_REQUESTS: readonly DeviceRequest[] = ['auto', 'cpu', 'webgpu', 'cuda', 'tensorrt'];
+
+/** CPU tuning; defaults suit a machine the process has to itself. */
+export interface CpuOptions {
+  /** Threads inside one operator (default: every available core). */
+  readonly intraOpThreads?: number;
+  /** Threads across independent operators (default 1: these graphs are chains). */
+  readonly interOpThreads?: number;
+  /** ORT graph optimisation level (default 'all'). */
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** Parse a `--device` value. */
+export function parseDevice(value: string | undefined): DeviceRequest {
+  const v = (value ?? 'auto').toLowerCase();
+  if (!(DEVICE_REQUESTS as readonly string[]).includes(v)) {
+    throw usageError(`--device ${value}: expected one of ${DEVICE_REQUESTS.join(', ')}`);
+  }
+  return v as DeviceRequest;
+}
+
+/**
+ * True when a hardware GPU is likely to back WebGPU. On Linux that means a DRM render node;
+ * a software Vulkan (SwiftShader) is slower than the CPU provider, so `auto` skips it and it
+ * is used only when asked for by name.
+ */
+function hardwareWebGpuLikely(): boolean {
+  if (process.platform === 'darwin' || process.platform === 'win32') return true;
+  if (process.env.VK_ICD_FILENAMES?.includes('swiftshader')) return false;
+  try {
+    return existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/** True when an NVIDIA driver is visible, so CUDA/TensorRT are worth trying under `auto`. */
+function nvidiaLikely(): boolean {
+  if (process.platform === 'win32') return true;
+  return existsSync('/dev/nvidia0') || existsSync('/proc/driver/nvidia/version');
+}
+
+/**
+ * The devices to try, in order, for a request. A named device is tried first and CPU after it
+ * (the caller prints a one-line notice when it falls back); `auto` tries the fastest likely
+ * providers: TensorRT, CUDA (only with an NVIDIA driver), WebGPU (only with a hardware GPU), CPU.
+ */
+export function deviceCandidates(request: DeviceRequest): Device[] {
+  if (request === 'cpu') return ['cpu'];
+  if (request !== 'auto') return [request, 'cpu'];
+  const list: Device[] = [];
+  if (nvidiaLikely()) list.push('tensorrt', 'cuda');
+  if (hardwareWebGpuLikely()) list.push('webgpu');
+  list.push('cpu');
+  return list;
+}
+
+/** ORT session options for one device. */
+export function sessionOptions(device: Device, cpu: CpuOptions = {}): InferenceSession.SessionOptions {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const base: InferenceSession.SessionOptions = {
+    graphOptimizationLevel: cpu.graphOptimizationLevel ?? 'all',
+    intraOpNumThreads: Math.max(1, cpu.intraOpThreads ?? cores),
+    interOpNumThreads: Math.max(1, cpu.interOpThreads ?? 1),
+    executionMode: 'sequential',
+    // Missing-provider attempts are expected; the fallback notice says what matters.
+    logSeverityLevel: 3,
+  };
+  switch (device) {
+    case 'cpu':
+      return { ...base, executionProviders: ['cpu'] };
+    case 'cuda':
+      return { ...base, executionProviders: [{ name: 'cuda' }] };
+    case 'tensorrt':
+      // TensorRT leaves unsupported nodes to CUDA in the same session.
+      return { ...base, executionProviders: [{ name: 'tensorrt' }, { name: 'cuda' }] };
+    case 'webgpu':
+      return { ...base, executionProviders: [{ name: 'webgpu' }] };
+  }
+}
+
+/** True when an error from ORT reports an allocation failure (device or host memory). */
+export function isOutOfMemory(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /out of memory|bad_alloc|failed to allocate|allocation failed|cudaErrorMemoryAllocation|OOM\b/i.test(msg);
+}
+
+/** First line of an ORT error, without the long source path prefix, for one-line notices. */
+export function shortOrtMessage(e: unknown): string {
+  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+  return msg.replace(/^\/\S+:\d+\s+/, '').replace(/^.*?\bwas false\.\s*/, '').slice(0, 200);
+}

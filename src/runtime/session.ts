@@ -1,0 +1,148 @@
+/**
+ * A model session hosted in a worker thread, so inference never blocks the event loop. The
+ * worker tries the device candidates one at a time and the first that loads wins; an explicit
+ * device that fails gives a one-line notice before CPU takes over.
+ */
+import { Worker } from 'node:worker_threads';
+import { ParagonError, modelError } from '../errors.ts';
+import { deviceCandidates, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
+import type { Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
+
+/** Options of {@link ModelSession.create}. */
+export interface SessionOptions {
+  /** `--device` value (default 'auto'). */
+  readonly device?: DeviceRequest;
+  readonly cpu?: CpuOptions;
+  /** Name of the model file, for error messages. */
+  readonly label?: string;
+  /** Receives one-line notices (device fallback). Default: none. */
+  readonly onNotice?: (line: string) => void;
+}
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+
+/**
+ * Start a worker that can import TypeScript whether the process came up through `node --import
+ * tsx` or through bin/paragon.js (tsx registered by API, which workers do not inherit): a tiny
+ * eval'd ESM bootstrap registers tsx in the worker, then imports the real entry.
+ */
+function startWorker(): Worker {
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); });`;
+  return new Worker(code, { eval: true, execArgv: [], stdout: false, stderr: false });
+}
+
+type Pending = { resolve: (r: Reply) => void; reject: (e: unknown) => void };
+
+/** One ORT inference session in its own worker thread. Dispose with `await using` or {@link close}. */
+export class ModelSession implements AsyncDisposable {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  readonly #label: string;
+  #nextId = 1;
+  #closed = false;
+  #device: Device = 'cpu';
+  #inputs: ValueInfo[] = [];
+  #outputs: ValueInfo[] = [];
+
+  private constructor(worker: Worker, label: string) {
+    this.#worker = worker;
+    this.#label = label;
+    worker.on('message', (r: Reply) => {
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      this.#pending.delete(r.id);
+      if (this.#pending.size === 0) worker.unref();
+      p.resolve(r);
+    });
+    const failAll = (e: unknown) => {
+      for (const p of this.#pending.values()) p.reject(e);
+      this.#pending.clear();
+    };
+    worker.on('error', (e) => failAll(new ParagonError('internal', `inference worker failed: ${e.message}`, { cause: e })));
+    worker.on('exit', (code) => {
+      this.#closed = true;
+      failAll(new ParagonError('internal', `inference worker exited (code ${code})`));
+    });
+    worker.unref();
+  }
+
+  /** Load `model` (ONNX bytes) on the first device of the request's candidates that accepts it. */
+  static async create(model: Uint8Array, options: SessionOptions = {}): Promise<ModelSession> {
+    const request = options.device ?? 'auto';
+    const label = options.label ?? 'model';
+    const s = new ModelSession(startWorker(), label);
+    const reply = await s.#call({ type: 'load', model, devices: deviceCandidates(request), cpu: options.cpu ?? {} }).catch(
+      async (e) => {
+        await s.close();
+        throw e;
+      },
+    );
+    if (!reply.ok) {
+      await s.close();
+      throw modelError(label, `cannot load the model: ${reply.message}`);
+    }
+    if (!('device' in reply)) throw new ParagonError('internal', 'unexpected worker reply to load');
+    s.#device = reply.device;
+    s.#inputs = reply.inputs;
+    s.#outputs = reply.outputs;
+    if (request !== 'auto' && reply.device !== request) {
+      const why = reply.failures.find((f) => f.device === request)?.message ?? 'not available';
+      options.onNotice?.(`device ${request} unavailable (${why}); using ${reply.device}`);
+    }
+    return s;
+  }
+
+  /** The device the session runs on. */
+  get device(): Device {
+    return this.#device;
+  }
+  /** Model inputs as the session reports them. */
+  get inputs(): readonly ValueInfo[] {
+    return this.#inputs;
+  }
+  /** Model outputs as the session reports them. */
+  get outputs(): readonly ValueInfo[] {
+    return this.#outputs;
+  }
+
+  /**
+   * Run the model. The feeds' buffers are TRANSFERRED to the worker (they are detached here
+   * afterwards), so pass arrays you no longer need. Out-of-memory becomes a `resources` error
+   * (callers retry with smaller tiles); anything else a `model` error.
+   */
+  async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
+    const transfer = new Set<ArrayBuffer>();
+    for (const t of Object.values(feeds)) transfer.add(t.data.buffer as ArrayBuffer);
+    const reply = await this.#call({ type: 'run', feeds }, [...transfer]);
+    if (!reply.ok) {
+      throw reply.oom
+        ? new ParagonError('resources', `out of memory on ${this.#device}: ${reply.message}`, { file: this.#label })
+        : modelError(this.#label, `inference failed on ${this.#device}: ${reply.message}`);
+    }
+    if (!('outputs' in reply) || 'device' in reply) throw new ParagonError('internal', 'unexpected worker reply to run');
+    return reply.outputs;
+  }
+
+  /** Release the session and end its worker. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#call({ type: 'close' }, [], true).catch(() => undefined);
+    await this.#worker.terminate();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #call(req: Request, transfer: ArrayBuffer[] = [], closing = false): Promise<Reply> {
+    if (this.#closed && !closing) return Promise.reject(new ParagonError('internal', 'session is closed'));
+    const id = this.#nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.ref();
+      this.#worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+}

@@ -1,0 +1,6 @@
+/** Image utilities: file I/O, MATLAB-compatible bicubic resize, SR quality metrics. */
+export { readImage, writePng, toInterleaved } from './io.ts';
+export type { RgbImage, DecodedImage } from './io.ts';
+export { imresize, imresizeBy, type ResizeOptions } from './resize.ts';
+export { lumaY, psnrY, ssim, temporalError } from './metrics.ts';
+export type { MetricOptions } from './metrics.ts';

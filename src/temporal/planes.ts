@@ -1,0 +1,84 @@
+/**
+ * Planar (CHW) float image helpers for the orchestrator: reflect padding to a model's size
+ * multiple, cropping, and copying rectangles between planes. Kept free of ORT and ffmpeg so the
+ * tiler and the pad/crop path can be tested on their own.
+ */
+
+/** A rectangle in pixels. */
+export interface Rect {
+  readonly x: number;
+  readonly y: number;
+  readonly w: number;
+  readonly h: number;
+}
+
+/** Round `n` up to a multiple of `m` (m ≥ 1). */
+export const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+/**
+ * Mirror index `i` into [0, n) without repeating the edge sample (PyTorch/NumPy 'reflect'),
+ * folding again when the pad is wider than the image (a 5-pixel strip padded to 16).
+ */
+export function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  let k = ((i % period) + period) % period;
+  if (k >= n) k = period - k;
+  return k;
+}
+
+/**
+ * Pad a CHW plane on the bottom and right to `h2 × w2` by reflection. Returns the source
+ * itself when no padding is needed.
+ */
+export function reflectPad(src: Float32Array, c: number, h: number, w: number, h2: number, w2: number): Float32Array {
+  if (h2 === h && w2 === w) return src;
+  const out = new Float32Array(c * h2 * w2);
+  const xs = Int32Array.from({ length: w2 }, (_, x) => reflectIndex(x, w));
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h2; y++) {
+      const sRow = ch * h * w + reflectIndex(y, h) * w;
+      const dRow = ch * h2 * w2 + y * w2;
+      out.set(src.subarray(sRow, sRow + w), dRow);
+      for (let x = w; x < w2; x++) out[dRow + x] = src[sRow + xs[x]!]!;
+    }
+  }
+  return out;
+}
+
+/** Copy the rectangle `r` of a CHW plane (`h × w`) into a new `c × r.h × r.w` plane. */
+export function crop(src: Float32Array, c: number, h: number, w: number, r: Rect): Float32Array {
+  if (r.x === 0 && r.y === 0 && r.w === w && r.h === h) return src;
+  const out = new Float32Array(c * r.h * r.w);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < r.h; y++) {
+      const s = ch * h * w + (r.y + y) * w + r.x;
+      out.set(src.subarray(s, s + r.w), ch * r.h * r.w + y * r.w);
+    }
+  }
+  return out;
+}
+
+/**
+ * Copy rectangle `from` of plane `src` (`c × sh × sw`) to position (`toX`, `toY`) of plane
+ * `dst` (`c × dh × dw`).
+ */
+export function blit(
+  src: Float32Array,
+  sh: number,
+  sw: number,
+  from: Rect,
+  dst: Float32Array,
+  dh: number,
+  dw: number,
+  toX: number,
+  toY: number,
+  c: number,
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < from.h; y++) {
+      const s = ch * sh * sw + (from.y + y) * sw + from.x;
+      dst.set(src.subarray(s, s + from.w), ch * dh * dw + (toY + y) * dw + toX);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * What each model input and output is for, read from the session's own names, so our graphs and
+ * the ones the Python scripts export are driven the same way:
+ * - `video`: input, prev_feat, alpha → output, feature_map (our video mode);
+ * - `baked`: input, prev_feat → output, feature (Python video export, history weight fixed inside);
+ * - `tap`: input → output, feature (features exported but no way to feed them back);
+ * - `standard`: input → output.
+ */
+import { modelError } from '../errors.ts';
+import type { ValueInfo, WireType } from '../runtime/protocol.ts';
+
+/** How the orchestrator drives a model. */
+export type DriveMode = 'video' | 'baked' | 'tap' | 'standard';
+
+/** Input/output names by role, and the element type each input wants. */
+export interface Roles {
+  readonly mode: DriveMode;
+  readonly input: string;
+  readonly prev: string | undefined;
+  readonly alpha: string | undefined;
+  readonly output: string;
+  readonly feature: string | undefined;
+  readonly types: Readonly<Record<string, WireType>>;
+}
+
+const PREV = /prev|hidden|state|history/i;
+const ALPHA = /alpha|weight/i;
+const FEAT = /feat/i;
+
+function wireType(file: string, v: ValueInfo): WireType {
+  if (v.type === 'float32' || v.type === 'float16') return v.type;
+  throw modelError(file, `input ${v.name} has element type ${v.type}; expected float32 or float16`);
+}
+
+/** Assign roles to a session's inputs and outputs. */
+export function rolesOf(file: string, inputs: readonly ValueInfo[], outputs: readonly ValueInfo[]): Roles {
+  const prev = inputs.find((v) => PREV.test(v.name))?.name;
+  const alpha = inputs.find((v) => v.name !== prev && ALPHA.test(v.name))?.name;
+  const input = inputs.find((v) => v.name === 'input')?.name ?? inputs.find((v) => v.name !== prev && v.name !== alpha)?.name;
+  const feature = outputs.find((v) => FEAT.test(v.name))?.name;
+  const output = outputs.find((v) => v.name === 'output')?.name ?? outputs.find((v) => v.name !== feature)?.name;
+  if (input === undefined || output === undefined)
+    throw modelError(file, `cannot tell the image input/output among inputs [${inputs.map((v) => v.name)}] and outputs [${outputs.map((v) => v.name)}]`);
+  const extra = inputs.filter((v) => ![input, prev, alpha].includes(v.name));
+  if (extra.length > 0) throw modelError(file, `unexpected model inputs: ${extra.map((v) => v.name).join(', ')}`);
+  if (prev !== undefined && feature === undefined) throw modelError(file, `model takes ${prev} but returns no features`);
+  const mode: DriveMode =
+    prev !== undefined ? (alpha !== undefined ? 'video' : 'baked') : feature !== undefined ? 'tap' : 'standard';
+  const types: Record<string, WireType> = {};
+  for (const v of inputs) types[v.name] = wireType(file, v);
+  return { mode, input, prev, alpha, output, feature, types };
+}

@@ -1,0 +1,252 @@
+/**
+ * The frame engine: pads, tiles and runs one frame at a time through a session, carrying the
+ * video-mode feature state from frame to frame. Independent of ffmpeg: the video pipeline feeds
+ * decoded frames, the image pipeline single images (history weight 0).
+ *
+ * History weight W follows the reference convention (alpha = weight of the history, 0 = the
+ * current frame only). On the first frame, after a cut and after a size change the weight is 0
+ * for that frame: the reference scripts instead blend a zero tensor, darkening that frame's
+ * features by W.
+ */
+import { ParagonError, isParagonError } from '../errors.ts';
+import type { ModelSession } from '../runtime/session.ts';
+import type { WireTensor } from '../runtime/protocol.ts';
+import { float32Of, hasNonFinite, wire } from '../runtime/tensor.ts';
+import type { ModelInfo } from '../runtime/model-info.ts';
+import { blit, crop, reflectPad, roundUp, type Rect } from './planes.ts';
+import { rolesOf, type Roles } from './roles.ts';
+import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
+
+/** A planar RGB frame: R, G, B planes of width × height float32 in 0..1. */
+export interface Frame {
+  readonly width: number;
+  readonly height: number;
+  readonly rgb: Float32Array;
+}
+
+/** Options of the {@link TemporalUpscaler}. */
+export interface UpscalerOptions {
+  /** History weight W in [0, 1) (default 0.2); 0 = every frame on its own, no state kept. */
+  readonly historyWeight?: number;
+  /** Tile size in input pixels (0 = whole frame, halved automatically on out-of-memory). */
+  readonly tile?: number;
+  /** Overlap margin of tiles (default: per variant, see TILE_OVERLAP). */
+  readonly overlap?: number;
+  /** History weight baked into a Python video export (default: model metadata, else 0.2). */
+  readonly bakedAlpha?: number;
+  /** Opens an fp32 session of the same checkpoint, for reruns of frames an fp16 model overflowed on. */
+  readonly fp32?: () => Promise<ModelSession>;
+  /** One-line notices (tile halving, model limitations). */
+  readonly onNotice?: (line: string) => void;
+}
+
+/** Counters for reports. */
+export interface UpscalerStats {
+  frames: number;
+  /** Frames that started from no history after a cut or a size change (not counting the first). */
+  resets: number;
+  /** Tiles rerun at fp32 because the fp16 output held NaN or Inf. */
+  nanReruns: number;
+  /** Tiles whose output stayed non-finite (no fp32 model to rerun with). */
+  nonFinite: number;
+  /** Current tile size (0 = whole frame). */
+  tile: number;
+}
+
+type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
+
+/** Carries feature state across frames through a (video-mode) model. Dispose to release the sessions. */
+export class TemporalUpscaler implements AsyncDisposable {
+  readonly info: ModelInfo;
+  readonly roles: Roles;
+  readonly stats: UpscalerStats;
+  readonly #session: ModelSession;
+  readonly #opts: UpscalerOptions;
+  readonly #weight: number;
+  readonly #bakedAlpha: number;
+  readonly #overlap: number;
+  #fp32: Promise<{ session: ModelSession; roles: Roles }> | undefined;
+  #channels: number | undefined;
+  #state: Float32Array | undefined;
+  #last: { w: number; h: number } | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(session: ModelSession, info: ModelInfo, opts: UpscalerOptions = {}) {
+    this.#session = session;
+    this.info = info;
+    this.#opts = opts;
+    this.roles = rolesOf(info.file, session.inputs, session.outputs);
+    const w = opts.historyWeight ?? 0.2;
+    if (!(w >= 0 && w < 1)) throw new ParagonError('usage', `history weight ${w} must be in [0, 1)`);
+    this.#bakedAlpha = opts.bakedAlpha ?? info.historyWeight ?? 0.2;
+    const mode = this.roles.mode;
+    if (w > 0 && mode === 'tap')
+      opts.onNotice?.(`${info.file}: the model exports features but takes no history input; temporal smoothing cannot reach the image`);
+    else if (w > 0 && mode === 'standard')
+      opts.onNotice?.(`${info.file}: standard (single-image) model; temporal smoothing off`);
+    else if (w > 0 && mode === 'baked' && Math.abs(w - this.#bakedAlpha) > 1e-6)
+      opts.onNotice?.(`${info.file}: history weight is fixed at ${this.#bakedAlpha} inside this model; ${w} ignored`);
+    this.#weight = mode === 'video' ? w : mode === 'baked' && w > 0 ? this.#bakedAlpha : 0;
+    this.#overlap = opts.overlap ?? (info.variant ? TILE_OVERLAP[info.variant] : 32);
+    const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
+    this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
+    this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0) };
+  }
+
+  /** The history weight in effect (0 when the model cannot carry state). */
+  get historyWeight(): number {
+    return this.#weight;
+  }
+
+  /** The device the main session runs on. */
+  get device(): string {
+    return this.#session.device;
+  }
+
+  /** Forget the feature state: the next frame starts from no history. */
+  reset(): void {
+    this.#state = undefined;
+  }
+
+  /**
+   * Upscale one frame. `cut: true` marks the first frame of a new shot (no history). Calls are
+   * queued, so frames are processed in call order even when not awaited one by one. The
+   * frame's `rgb` is not modified or detached.
+   */
+  process(frame: Frame, opts: { cut?: boolean } = {}): Promise<Frame> {
+    const next = this.#queue.then(() => this.#process(frame, opts.cut === true));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #process(frame: Frame, cut: boolean): Promise<Frame> {
+    const { width: w, height: h, rgb } = frame;
+    if (!(w > 0 && h > 0) || rgb.length !== 3 * w * h)
+      throw new ParagonError('internal', `frame of ${w}x${h} has ${rgb.length} samples, expected ${3 * w * h}`);
+    const pm = this.info.padMultiple;
+    const H = roundUp(h, pm);
+    const W = roundUp(w, pm);
+    const sized = this.#last === undefined || this.#last.w !== w || this.#last.h !== h;
+    const fresh = this.#weight === 0 || this.#state === undefined || cut || sized;
+    if (this.#weight > 0 && this.stats.frames > 0 && (cut || sized)) this.stats.resets++;
+    const input = reflectPad(rgb, 3, h, w, H, W);
+    for (;;) {
+      try {
+        const { out, feat, scale } = await this.#runFrame(input, H, W, fresh ? undefined : this.#state);
+        this.#state = this.#weight > 0 ? feat : undefined;
+        this.#last = { w, h };
+        this.stats.frames++;
+        const outW = W * scale;
+        return { width: w * scale, height: h * scale, rgb: crop(out, 3, H * scale, outW, { x: 0, y: 0, w: w * scale, h: h * scale }) };
+      } catch (e) {
+        if (!isParagonError(e, 'resources')) throw e;
+        const next = halveTile(this.stats.tile, H, W, pm);
+        if (next === 0) throw new ParagonError('resources', `out of memory even with ${this.stats.tile || Math.max(H, W)}-pixel tiles`, { file: this.info.file, cause: e });
+        this.#opts.onNotice?.(`out of memory at ${this.stats.tile ? `tile ${this.stats.tile}` : 'full frame'}; retrying with tile ${next}`);
+        this.stats.tile = next;
+      }
+    }
+  }
+
+  /** Run every tile of a padded frame; `prev` is the full-frame state or undefined for no history. */
+  async #runFrame(input: Float32Array, H: number, W: number, prev: Float32Array | undefined) {
+    const tiles = planTiles(H, W, this.stats.tile, this.#overlap, this.info.padMultiple);
+    let out: Float32Array | undefined;
+    let feat: Float32Array | undefined;
+    let scale = this.info.scale;
+    for (const { core, run } of tiles) {
+      let r = await this.#runTile(this.#session, this.roles, input, H, W, run, prev);
+      if (hasNonFinite(r.out) || (r.feat && hasNonFinite(r.feat))) {
+        if (this.#opts.fp32 && this.info.precision === 'fp16') {
+          this.#fp32 ??= this.#opts.fp32().then((s) => ({ session: s, roles: rolesOf(this.info.file, s.inputs, s.outputs) }));
+          const f = await this.#fp32;
+          r = await this.#runTile(f.session, f.roles, input, H, W, run, prev);
+          this.stats.nanReruns++;
+        } else {
+          if (this.stats.nonFinite++ === 0) this.#opts.onNotice?.(`${this.info.file}: output holds NaN/Inf (no fp32 model to rerun with); shown as black`);
+        }
+      }
+      scale = r.scale;
+      out ??= new Float32Array(3 * H * scale * W * scale);
+      const at: Rect = { x: (core.x - run.x) * scale, y: (core.y - run.y) * scale, w: core.w * scale, h: core.h * scale };
+      blit(r.out, run.h * scale, run.w * scale, at, out, H * scale, W * scale, core.x * scale, core.y * scale, 3);
+      if (r.feat && this.#weight > 0) {
+        const c = r.feat.length / (run.w * run.h);
+        feat ??= new Float32Array(c * H * W);
+        const fAt: Rect = { x: core.x - run.x, y: core.y - run.y, w: core.w, h: core.h };
+        blit(r.feat, run.h, run.w, fAt, feat, H, W, core.x, core.y, c);
+      }
+    }
+    return { out: out!, feat, scale };
+  }
+
+  /** Run one region through a session in the model's drive mode. */
+  async #runTile(session: ModelSession, roles: Roles, input: Float32Array, H: number, W: number, run: Rect, prev: Float32Array | undefined) {
+    const x = own(crop(input, 3, H, W, run), input);
+    const img = { data: x, dims: [1, 3, run.h, run.w] };
+    const c = this.#channels;
+    const zeros = () => {
+      if (c === undefined) throw new ParagonError('model', 'cannot tell the feature channel count of the model', { file: this.info.file });
+      return { data: new Float32Array(c * run.h * run.w), dims: [1, c, run.h, run.w] };
+    };
+    const history = () => (prev ? { data: own(crop(prev, c!, H, W, run), prev), dims: [1, c!, run.h, run.w] } : zeros());
+    let res: Record<string, WireTensor>;
+    switch (roles.mode) {
+      case 'standard':
+      case 'tap':
+        res = await this.#infer(session, roles, { [roles.input]: img });
+        break;
+      case 'video': {
+        const a = prev ? this.#weight : 0;
+        res = await this.#infer(session, roles, {
+          [roles.input]: img,
+          [roles.prev!]: prev ? history() : zeros(),
+          [roles.alpha!]: { data: Float32Array.of(a), dims: [1, 1, 1, 1] },
+        });
+        break;
+      }
+      case 'baked': {
+        if (prev) {
+          res = await this.#infer(session, roles, { [roles.input]: img, [roles.prev!]: history() });
+          break;
+        }
+        // Exact reset through a fixed alpha: with zero history the features are (1-α)·conv_in(x);
+        // feeding back f/(1-α) = conv_in(x) as history gives (1-α)·conv_in + α·conv_in = conv_in.
+        const first = await this.#infer(session, roles, { [roles.input]: { data: x.slice(), dims: img.dims }, [roles.prev!]: zeros() });
+        const f = float32Of(first[roles.feature!]!);
+        const k = 1 / (1 - this.#bakedAlpha);
+        const back = new Float32Array(f.length);
+        for (let i = 0; i < f.length; i++) back[i] = f[i]! * k;
+        res = await this.#infer(session, roles, { [roles.input]: img, [roles.prev!]: { data: back, dims: [1, back.length / (run.h * run.w), run.h, run.w] } });
+        break;
+      }
+    }
+    const o = res[roles.output];
+    if (!o) throw new ParagonError('model', `model returned no ${roles.output}`, { file: this.info.file });
+    const scale = o.dims[2]! / run.h;
+    if (!Number.isInteger(scale) || o.dims[1] !== 3 || o.dims[3] !== run.w * scale)
+      throw new ParagonError('model', `output ${roles.output} has shape [${o.dims}] for a ${run.w}x${run.h} input`, { file: this.info.file });
+    const f = roles.feature ? res[roles.feature] : undefined;
+    return { out: float32Of(o), feat: f ? float32Of(f) : undefined, scale };
+  }
+
+  #infer(session: ModelSession, roles: Roles, feeds: Feeds): Promise<Record<string, WireTensor>> {
+    const wired: Record<string, WireTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
+    return session.run(wired);
+  }
+
+  /** Release the sessions (the fp32 one too, when it was opened). */
+  async close(): Promise<void> {
+    await this.#queue;
+    await this.#session.close();
+    if (this.#fp32) await (await this.#fp32.catch(() => undefined))?.session.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** `a` itself when it is a fresh crop (safe to transfer to the worker), else a copy of the borrowed source. */
+const own = (a: Float32Array, src: Float32Array): Float32Array => (a === src ? a.slice() : a);

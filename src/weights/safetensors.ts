@@ -18,7 +18,7 @@ export interface Safetensors {
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const DTYPE_SIZE = { F32: 4, F16: 2, BF16: 2 } as const;
-type Dtype = keyof typeof DTYPE_SIZE;
+export type Dtype = keyof typeof DTYPE_SIZE;
 
 // ---------------------------------------------------------------------------------------------
 // A minimal JSON parser: JSON.parse silently keeps the last of duplicate keys, and a plain object
@@ -221,11 +221,18 @@ export function parseSafetensors(bytes: Uint8Array, file: string): Safetensors {
   return { tensors, metadata };
 }
 
-/** A tensor to write: float32 data, stored as F32 (default) or F16. */
+/** A tensor to write: float32 data, stored as F32 (default), F16 or BF16 (a {@link Tensor} fits). */
 export interface TensorToWrite {
   readonly shape: readonly number[];
   readonly data: Float32Array;
-  readonly dtype?: 'F32' | 'F16';
+  readonly dtype?: Dtype;
+}
+
+/** float32 → bfloat16 bits, round to nearest even (NaN stays NaN). */
+function f32ToBf16(v: number): number {
+  const x = new Uint32Array(new Float32Array([v]).buffer)[0]!;
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
 /**
@@ -247,9 +254,10 @@ export function writeSafetensors(
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new Error(`writeSafetensors: '${name}' has ${t.data.length} values for shape [${t.shape}]`);
     let blob: Uint8Array;
-    if (dtype === 'F16') {
+    if (dtype !== 'F32') {
       const h = new Uint16Array(count);
-      for (let k = 0; k < count; k++) h[k] = f32ToF16(t.data[k]!);
+      const enc = dtype === 'F16' ? f32ToF16 : f32ToBf16;
+      for (let k = 0; k < count; k++) h[k] = enc(t.data[k]!);
       blob = new Uint8Array(h.buffer);
     } else blob = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     parts.push(`${JSON.stringify(name)}:{"dtype":"${dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + blob.length}]}`);

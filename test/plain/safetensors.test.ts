@@ -127,13 +127,14 @@ test('names such as __proto__ are ordinary names; empty and zero-size tensors ar
   assert.equal(parseSafetensors(raw('  { }  '), FILE).tensors.size, 0);
 });
 
-test('writer round trip: F32 exact, F16 rounds to nearest even, header 8-byte aligned', async () => {
+test('writer round trip: F32 exact, F16/BF16 round to nearest even, header 8-byte aligned', async () => {
   const a = new Float32Array([0.1, -2.5, 3e-8, 1e30]);
   const b = new Float32Array([1, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 70000, -(2 ** -25) * 3, 0.1]);
   const bytes = writeSafetensors(
     [
       ['conv.weight', { shape: [2, 2], data: a }],
       ['__proto__', { shape: [6], data: b, dtype: 'F16' }],
+      ['bf', { shape: [3], data: new Float32Array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -3.140625]), dtype: 'BF16' }],
     ],
     { note: 'héllo "quoted"' },
   );
@@ -150,6 +151,8 @@ test('writer round trip: F32 exact, F16 rounds to nearest even, header 8-byte al
     assert.equal(h.dtype, 'F16');
     // Hand-computed halves: ties go to the even mantissa; 70000 overflows to Inf; 0.1 → 0x2e66.
     assert.deepEqual([...h.data], [1, 1, 1 + 2 ** -9, Infinity, -(2 ** -23), 0.0999755859375]);
+    // bfloat16 keeps 7 mantissa bits: the same ties-to-even rule one ulp (2^-7) coarser.
+    assert.deepEqual([...st.tensors.get('bf')!.data], [1, 1 + 2 ** -6, -3.140625]);
     assert.equal(st.metadata.get('note'), 'héllo "quoted"');
   } finally {
     await rm(dir, { recursive: true, force: true });

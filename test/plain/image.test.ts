@@ -75,7 +75,8 @@ test('Set5 x2: our downscale of HR reproduces the benchmark LR images within 1 l
       if (d) differ++;
     }
     assert.ok(max <= 1, `${name}: max difference ${max} levels`);
-    // MATLAB computes in double and we in float32 at the last rounding step: only rare ties differ.
+    // Measured: 0.1–0.6% of samples differ by one level, mostly values within 0.1 of a .5 rounding
+    // boundary; a real mismatch (kernel, edges, pass order, no 8-bit intermediate) gives 10–18%.
     assert.ok(differ / ours.length < 0.01, `${name}: ${differ} of ${ours.length} samples differ`);
   }
 });

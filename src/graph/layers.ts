@@ -1,0 +1,73 @@
+/**
+ * Layers bound to a state dict: each helper takes the reference module name (`body.0.blocks.1.dw`)
+ * and emits the ONNX for it with that module's tensors. Shared by every variant.
+ */
+import { modelError } from '../errors.ts';
+import type { StateDict, Tensor } from '../weights/types.ts';
+import { DataType } from './onnx-proto.ts';
+import type { GraphBuilder, Val } from './builder.ts';
+
+/** What the layer helpers need: the builder, the tensors, and a file name for errors. */
+export interface Ctx {
+  readonly b: GraphBuilder;
+  readonly sd: StateDict;
+  readonly file: string;
+}
+
+/** A tensor of the state dict; a missing one is a model error (detection should have caught it). */
+export function tensor(ctx: Ctx, name: string): Tensor {
+  const t = ctx.sd.get(name);
+  if (!t) throw modelError(ctx.file, `missing tensor ${name}`);
+  return t;
+}
+
+/** An initializer for `name`, in the compute float type. */
+export const param = (ctx: Ctx, name: string): Val => ctx.b.weight(name, tensor(ctx, name));
+
+/** nn.Conv2d `name` (weight [M, C/g, kh, kw], optional bias), padding/dilation/groups as given. */
+export function conv(ctx: Ctx, x: Val, name: string, opts: { pad?: number | [number, number]; group?: number; dilation?: number } = {}): Val {
+  const w = tensor(ctx, `${name}.weight`);
+  const bias = ctx.sd.has(`${name}.bias`) ? param(ctx, `${name}.bias`) : undefined;
+  const pad: [number, number] = typeof opts.pad === 'number' ? [opts.pad, opts.pad] : (opts.pad ?? [0, 0]);
+  return ctx.b.conv(x, ctx.b.weight(`${name}.weight`, w), bias, [w.shape[2]!, w.shape[3]!], { ...opts, pad });
+}
+
+/** 3×3 conv with padding 1 (the common case). */
+export const conv3 = (ctx: Ctx, x: Val, name: string, group = 1): Val => conv(ctx, x, name, { pad: 1, group });
+
+/**
+ * nn.Linear `name` on the last axis: x·Wᵀ + b. The weight [out, in] is stored transposed ([in, out])
+ * so MatMul needs no Transpose node.
+ */
+export function linear(ctx: Ctx, x: Val, name: string): Val {
+  const w = tensor(ctx, `${name}.weight`);
+  const [o, i] = [w.shape[0]!, w.shape[1]!];
+  const t = new Float32Array(o * i);
+  for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) t[c * o + r] = w.data[r * i + c]!;
+  const y = ctx.b.matmul(x, ctx.b.weight(`${name}.weight`, w, [i, o], t));
+  return ctx.sd.has(`${name}.bias`) ? ctx.b.add(y, param(ctx, `${name}.bias`)) : y;
+}
+
+/** LayerScale `name`: x · gamma ([1, C, 1, 1]). */
+export const layerScale = (ctx: Ctx, x: Val, name: string): Val => ctx.b.mul(x, param(ctx, `${name}.gamma`));
+
+/**
+ * RMSNorm `name` over channels (NCHW): scale·x / sqrt(mean_c(x²) + 1e-6) + bias. The statistics
+ * are computed in float32 even in an fp16 graph (x² overflows half precision), then cast back, as
+ * the reference does.
+ */
+export function rmsNorm(ctx: Ctx, x: Val, name: string): Val {
+  const { b } = ctx;
+  const xf = b.fp16 ? b.cast(x, DataType.FLOAT) : x;
+  const variance = b.reduceMean(b.mul(xf, xf), [1]);
+  let rms = b.sqrt(b.add(variance, b.constF32(1e-6)));
+  if (b.fp16) rms = b.cast(rms, DataType.FLOAT16);
+  return b.add(b.div(b.mul(param(ctx, `${name}.scale`), x), rms), param(ctx, `${name}.bias`));
+}
+
+/** Softmax over the last axis, in float32 even in an fp16 graph (exp overflows half precision). */
+export function softmax32(ctx: Ctx, x: Val): Val {
+  const { b } = ctx;
+  if (!b.fp16) return b.softmax(x, -1);
+  return b.cast(b.softmax(b.cast(x, DataType.FLOAT), -1), DataType.FLOAT16);
+}

@@ -11,6 +11,7 @@ const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load()
 export const subCommands = {
   convert: lazy(() => import('./convert.ts')),
   info: lazy(() => import('./info.ts')),
+  upscale: lazy(() => import('./upscale.ts')),
 };
 
 const main = defineCommand({

@@ -2,13 +2,8 @@
 import type { Variant } from '../weights/types.ts';
 
 /** How an ONNX file was made, as the graph layer classifies it. */
-export type OnnxSignature =
-  | 'paragon-standard'
-  | 'paragon-video'
-  | 'python-standard'
-  | 'python-video-baked'
-  | 'python-feature-tap'
-  | 'unknown';
+export type { OnnxSignature } from '../graph/onnx-info.ts';
+import type { OnnxSignature } from '../graph/onnx-info.ts';
 
 /** Description of a resolved model. */
 export interface ModelInfo {
@@ -16,7 +11,7 @@ export interface ModelInfo {
   readonly file: string;
   /** Checkpoint variant, when known. */
   readonly variant: Variant | undefined;
-  /** Upscale factor. */
+  /** Upscale factor (0 until a probe run when the file does not say, e.g. Python exports). */
   readonly scale: number;
   /** Feature channels C of the video state, when known. */
   readonly channels: number | undefined;

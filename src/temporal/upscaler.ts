@@ -57,7 +57,6 @@ type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
 /** Carries feature state across frames through a (video-mode) model. Dispose to release the sessions. */
 export class TemporalUpscaler implements AsyncDisposable {
-  readonly info: ModelInfo;
   readonly roles: Roles;
   readonly stats: UpscalerStats;
   readonly #session: ModelSession;
@@ -65,6 +64,7 @@ export class TemporalUpscaler implements AsyncDisposable {
   readonly #weight: number;
   readonly #bakedAlpha: number;
   readonly #overlap: number;
+  #info: ModelInfo;
   #fp32: Promise<{ session: ModelSession; roles: Roles }> | undefined;
   #channels: number | undefined;
   #state: Float32Array | undefined;
@@ -73,7 +73,7 @@ export class TemporalUpscaler implements AsyncDisposable {
 
   constructor(session: ModelSession, info: ModelInfo, opts: UpscalerOptions = {}) {
     this.#session = session;
-    this.info = info;
+    this.#info = info;
     this.#opts = opts;
     this.roles = rolesOf(info.file, session.inputs, session.outputs);
     const w = opts.historyWeight ?? 0.2;
@@ -91,6 +91,23 @@ export class TemporalUpscaler implements AsyncDisposable {
     const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
     this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
     this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0) };
+  }
+
+  /** The model description (scale and channels completed by {@link probe} when the file did not say). */
+  get info(): ModelInfo {
+    return this.#info;
+  }
+
+  /**
+   * Learn the scale (and feature channels) of a model whose file does not state them (Python
+   * exports) by running one small blank frame. The feature state is untouched.
+   */
+  async probe(): Promise<void> {
+    const n = roundUp(16, this.#info.padMultiple);
+    const r = await this.#runTile(this.#session, this.roles, new Float32Array(3 * n * n), n, n, { x: 0, y: 0, w: n, h: n }, undefined);
+    const channels = r.feat ? r.feat.length / (n * n) : this.#info.channels;
+    this.#info = { ...this.#info, scale: r.scale, channels };
+    this.#channels ??= channels;
   }
 
   /** The history weight in effect (0 when the model cannot carry state). */

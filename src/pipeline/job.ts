@@ -1,0 +1,175 @@
+/**
+ * An upscale job over an image, a folder of images, or (through the video hook) a video: resolve
+ * the model once, run every item, report each bad item in one line and carry on, write a JSON
+ * report, and fail at the end (exit 4) when any item failed.
+ */
+import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, ParagonError, mediaError } from '../errors.ts';
+import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
+import type { ModelInfo } from '../runtime/model-info.ts';
+import { openUpscaler } from '../temporal/open.ts';
+import type { UpscalerStats } from '../temporal/upscaler.ts';
+import {
+  IMAGE_EXTENSIONS,
+  imageSize,
+  isCompleteOutput,
+  isImagePath,
+  planFolder,
+  removeStaleTemps,
+  singleOutput,
+  upscaleImageFile,
+  type ImageItem,
+} from './images.ts';
+import { isVideoPath, upscaleVideo } from './video.ts';
+
+/** Options of {@link runUpscale} (the `paragon upscale` flags). */
+export interface UpscaleJobOptions {
+  readonly input: string;
+  readonly output: string;
+  /** `--model`: checkpoint, ONNX file or bundled model name (default: the bundled realtime 2x). */
+  readonly model?: string;
+  readonly device?: DeviceRequest;
+  readonly tile?: number;
+  readonly fp16?: boolean;
+  /** History weight for video (`--temporal W`; 0 = `--no-temporal`). Images always use 0. */
+  readonly historyWeight?: number;
+  readonly recursive?: boolean;
+  readonly cpu?: CpuOptions;
+  /** `--report FILE.json`. */
+  readonly report?: string;
+  /** Human lines (notices, failures, progress) — stderr in the CLI. */
+  readonly log?: (line: string) => void;
+  /** Machine-readable progress events (`--progress json`) — one JSON object per call. */
+  readonly progress?: (event: Record<string, unknown>) => void;
+}
+
+/** Outcome of one item. */
+export interface ItemReport {
+  input: string;
+  output: string;
+  status: 'written' | 'skipped' | 'failed';
+  error?: string;
+  width?: number;
+  height?: number;
+  ms: number;
+}
+
+/** What `--report` writes. */
+export interface JobReport {
+  input: string;
+  output: string;
+  model: ModelInfo;
+  device: string;
+  historyWeight: number;
+  items: ItemReport[];
+  counts: { total: number; written: number; skipped: number; failed: number };
+  stats: UpscalerStats;
+  elapsedMs: number;
+}
+
+/** Run `paragon upscale`; throws a media error (exit 4) after finishing when any item failed. */
+export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport> {
+  const t0 = performance.now();
+  const kind = await inputKind(opts.input);
+  if (kind === 'video') return upscaleVideo(opts) as never;
+  const log = opts.log ?? (() => undefined);
+
+  let items: ImageItem[];
+  const failedEarly: ItemReport[] = [];
+  if (kind === 'folder') {
+    const plan = await planFolder(opts.input, opts.output, opts.recursive === true);
+    items = plan.items;
+    for (const c of plan.clashes)
+      failedEarly.push({ input: c.input, output: '', status: 'failed', error: `same output name as ${c.other}`, ms: 0 });
+  } else {
+    items = [{ input: opts.input, output: singleOutput(opts.input, opts.output) }];
+  }
+
+  await using up = await openUpscaler(opts.model, {
+    mode: 'standard',
+    fp16: opts.fp16 === true,
+    device: opts.device ?? 'auto',
+    cpu: opts.cpu ?? {},
+    tile: opts.tile ?? 0,
+    historyWeight: 0,
+    onNotice: log,
+  });
+  const scale = up.info.scale;
+  const results: ItemReport[] = [...failedEarly];
+  for (const r of failedEarly) log(`${r.input}: ${r.error}`);
+  const total = items.length + failedEarly.length;
+  const dirsReady = new Set<string>();
+
+  for (const [i, item] of items.entries()) {
+    const t = performance.now();
+    let r: ItemReport;
+    try {
+      const dir = path.dirname(item.output);
+      if (!dirsReady.has(dir)) {
+        await mkdir(dir, { recursive: true }).catch((e) => {
+          throw new ParagonError('media', `cannot create output folder: ${(e as NodeJS.ErrnoException).code ?? e}`, { file: dir });
+        });
+        await removeStaleTemps(dir);
+        dirsReady.add(dir);
+      }
+      const size = await imageSize(item.input);
+      if (await isCompleteOutput(item.output, item.input, size.width, size.height, scale)) {
+        r = { ...item, status: 'skipped', width: size.width * scale, height: size.height * scale, ms: 0 };
+      } else {
+        const out = await upscaleImageFile(up, item);
+        r = { ...item, status: 'written', ...out, ms: Math.round(performance.now() - t) };
+      }
+    } catch (e) {
+      // Out of memory or disk stops the job: every later item would fail the same way.
+      if (!(e instanceof ParagonError) || e.code === ExitCode.resources || e.code === ExitCode.internal) throw e;
+      r = { ...item, status: 'failed', error: e.message, ms: Math.round(performance.now() - t) };
+      log(e.message);
+    }
+    results.push(r);
+    const done = failedEarly.length + i + 1;
+    opts.progress?.({ event: 'item', index: done, total, ...r });
+    if (r.status !== 'failed' && !opts.progress) log(`[${done}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
+  }
+
+  const count = (s: ItemReport['status']) => results.filter((r) => r.status === s).length;
+  const report: JobReport = {
+    input: opts.input,
+    output: opts.output,
+    model: up.info,
+    device: up.device,
+    historyWeight: up.historyWeight,
+    items: results,
+    counts: { total, written: count('written'), skipped: count('skipped'), failed: count('failed') },
+    stats: { ...up.stats },
+    elapsedMs: Math.round(performance.now() - t0),
+  };
+  opts.progress?.({ event: 'done', ...report.counts, elapsedMs: report.elapsedMs });
+  if (opts.report) await writeReport(opts.report, report);
+  if (report.counts.failed > 0)
+    throw new ParagonError('media', `${report.counts.failed} of ${total} images failed (see the lines above)`, { file: opts.input });
+  if (total === 0) log(`${opts.input}: no images (${IMAGE_EXTENSIONS.join(', ')}) found`);
+  return report;
+}
+
+/** Classify the input path: folder, image, or video (by extension). */
+async function inputKind(input: string): Promise<'folder' | 'image' | 'video'> {
+  const s = await stat(input).catch(() => undefined);
+  if (!s) throw mediaError(input, 'no such file or folder');
+  if (s.isDirectory()) return 'folder';
+  if (isVideoPath(input)) return 'video';
+  if (isImagePath(input)) return 'image';
+  throw mediaError(input, `unsupported input type (images: ${IMAGE_EXTENSIONS.join(', ')}; or a video, or a folder)`);
+}
+
+/** Write JSON via temp file + rename, like the images. */
+export async function writeReport(file: string, report: unknown): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`);
+    await rename(tmp, file);
+  } catch (e) {
+    throw new ParagonError('media', `cannot write report: ${(e as NodeJS.ErrnoException).code ?? e}`, { file, cause: e });
+  }
+}

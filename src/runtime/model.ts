@@ -1,0 +1,115 @@
+/**
+ * `--model` resolution: a `.safetensors` checkpoint (converted in memory), an `.onnx` file (ours
+ * or one exported by the reference Python scripts), or the name of a bundled model in `models/`.
+ * The result is ONNX bytes plus the {@link ModelInfo} the orchestrator needs.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { modelError } from '../errors.ts';
+import { buildOnnx, readOnnxInfo } from '../graph/index.ts';
+import { loadCheckpoint } from '../weights/checkpoint.ts';
+import { VARIANT_DEFAULTS } from '../weights/types.ts';
+import type { ModelInfo } from './model-info.ts';
+
+/** The bundled model used when `--model` is not given. */
+export const DEFAULT_MODEL = 'paragon-realtime-2x';
+
+/** Folder of the bundled models. */
+export const MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
+
+/** Options of {@link resolveModel}. */
+export interface ResolveOptions {
+  /** Graph to build from a checkpoint: video (state in/out) or standard. Default 'video'. */
+  readonly mode?: 'video' | 'standard';
+  /** Build a half-precision graph from a checkpoint (ONNX files run as stored). */
+  readonly fp16?: boolean;
+  /** Folder of bundled models (default: the package's `models/`). */
+  readonly modelsDir?: string;
+  readonly onNotice?: (line: string) => void;
+}
+
+/** A model ready to load. */
+export interface ResolvedModel {
+  readonly bytes: Uint8Array;
+  readonly info: ModelInfo;
+  /** The fp32 graph of the same checkpoint, for an fp16 model's NaN reruns (checkpoints only). */
+  readonly fp32?: () => Uint8Array;
+}
+
+/** Names of the bundled models (file names without extension). */
+export function bundledModels(dir = MODELS_DIR): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => /\.(safetensors|onnx)$/.test(n))
+    .map((n) => n.replace(/\.(safetensors|onnx)$/, ''))
+    .sort();
+}
+
+/** Resolve `--model` (undefined = the default bundled model) to ONNX bytes and a description. */
+export async function resolveModel(spec: string | undefined, opts: ResolveOptions = {}): Promise<ResolvedModel> {
+  const file = locate(spec ?? DEFAULT_MODEL, opts.modelsDir ?? MODELS_DIR);
+  return file.endsWith('.onnx') ? fromOnnx(file, opts) : fromCheckpoint(file, opts);
+}
+
+function locate(spec: string, dir: string): string {
+  if (/\.(safetensors|onnx)$/i.test(spec) || spec.includes('/') || spec.includes(path.sep)) {
+    if (!existsSync(spec)) throw modelError(spec, 'no such model file');
+    if (!/\.(safetensors|onnx)$/i.test(spec)) throw modelError(spec, 'expected a .safetensors checkpoint or an .onnx model');
+    return spec;
+  }
+  for (const ext of ['.safetensors', '.onnx']) {
+    const p = path.join(dir, spec + ext);
+    if (existsSync(p)) return p;
+  }
+  const known = bundledModels(dir);
+  throw modelError(spec, `not a model file nor a bundled model (bundled: ${known.length ? known.join(', ') : 'none installed'})`);
+}
+
+async function fromCheckpoint(file: string, opts: ResolveOptions): Promise<ResolvedModel> {
+  const ck = await loadCheckpoint(file);
+  const video = (opts.mode ?? 'video') === 'video';
+  const build = (fp16: boolean) =>
+    buildOnnx(ck.arch, ck.stateDict, { video, fp16, upsamplerAlpha: ck.upsamplerAlpha, sha256: ck.sha256, file });
+  const fp16 = opts.fp16 === true;
+  const info: ModelInfo = {
+    file,
+    variant: ck.arch.variant,
+    scale: ck.arch.scale,
+    channels: ck.arch.channels,
+    padMultiple: VARIANT_DEFAULTS[ck.arch.variant].padMultiple,
+    signature: video ? 'paragon-video' : 'paragon-standard',
+    precision: fp16 ? 'fp16' : 'fp32',
+    historyWeight: undefined,
+    sha256: ck.sha256,
+  };
+  return fp16 ? { bytes: build(true), info, fp32: () => build(false) } : { bytes: build(false), info };
+}
+
+async function fromOnnx(file: string, opts: ResolveOptions): Promise<ResolvedModel> {
+  let bytes: Uint8Array;
+  try {
+    const buf = await readFile(file);
+    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    throw modelError(file, `cannot read model: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
+  }
+  const o = readOnnxInfo(bytes, file);
+  if (o.signature === 'unknown') throw modelError(file, o.explanation);
+  const precision = o.precision === 'fp16' || o.inputs[0]?.dtype === 'float16' ? 'fp16' : 'fp32';
+  if (opts.fp16 && precision === 'fp32') opts.onNotice?.(`${file}: --fp16 applies to checkpoints; this ONNX model runs as stored (fp32)`);
+  const info: ModelInfo = {
+    file,
+    variant: o.variant,
+    // Python exports carry no metadata: the upscaler learns the scale from a probe run (0 = unknown).
+    scale: o.scale ?? 0,
+    channels: o.channels,
+    padMultiple: o.padMultiple ?? (o.variant ? VARIANT_DEFAULTS[o.variant].padMultiple : 1),
+    signature: o.signature,
+    precision,
+    historyWeight: o.historyWeight,
+    sha256: o.sha256,
+  };
+  return { bytes, info };
+}

@@ -1,0 +1,42 @@
+/**
+ * One call from `--model`/`--device` flags to a ready {@link TemporalUpscaler}: resolve the model,
+ * load it in a worker on the best device, and arrange the lazy fp32 twin for NaN reruns.
+ */
+import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
+import { resolveModel } from '../runtime/model.ts';
+import { ModelSession } from '../runtime/session.ts';
+import { TemporalUpscaler, type UpscalerOptions } from './upscaler.ts';
+
+/** Options of {@link openUpscaler}. */
+export interface OpenOptions extends Omit<UpscalerOptions, 'fp32'> {
+  /** Graph built from a checkpoint: 'video' for clips, 'standard' for images (default 'video'). */
+  readonly mode?: 'video' | 'standard';
+  readonly fp16?: boolean;
+  readonly device?: DeviceRequest;
+  readonly cpu?: CpuOptions;
+  /** Folder of bundled models (tests). */
+  readonly modelsDir?: string;
+}
+
+/** Resolve `model` (see resolveModel) and open an upscaler on it. Dispose it when done. */
+export async function openUpscaler(model: string | undefined, opts: OpenOptions = {}): Promise<TemporalUpscaler> {
+  const resolved = await resolveModel(model, {
+    mode: opts.mode ?? 'video',
+    fp16: opts.fp16 === true,
+    ...(opts.modelsDir !== undefined ? { modelsDir: opts.modelsDir } : {}),
+    ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+  });
+  const sessionOpts = { device: opts.device ?? 'auto', cpu: opts.cpu ?? {}, label: resolved.info.file, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) };
+  const session = await ModelSession.create(resolved.bytes, sessionOpts);
+  const fp32 = resolved.fp32;
+  // The fp32 twin stays quiet about device fallback: the main session already said it.
+  const twin = fp32 ? () => ModelSession.create(fp32(), { ...sessionOpts, onNotice: () => undefined }) : undefined;
+  try {
+    const up = new TemporalUpscaler(session, resolved.info, { ...opts, ...(twin ? { fp32: twin } : {}) });
+    if (up.info.scale === 0) await up.probe();
+    return up;
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+}

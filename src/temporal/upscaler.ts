@@ -51,6 +51,8 @@ export interface UpscalerStats {
   nonFinite: number;
   /** Current tile size (0 = whole frame). */
   tile: number;
+  /** Model runs over all frames (tiles × frames, plus reruns and exact resets). */
+  runs: number;
 }
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
@@ -90,7 +92,7 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#overlap = opts.overlap ?? (info.variant ? TILE_OVERLAP[info.variant] : 32);
     const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
     this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
-    this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0) };
+    this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0), runs: 0 };
   }
 
   /** The model description (scale and channels completed by {@link probe} when the file did not say). */
@@ -250,6 +252,7 @@ export class TemporalUpscaler implements AsyncDisposable {
   #infer(session: ModelSession, roles: Roles, feeds: Feeds): Promise<Record<string, WireTensor>> {
     const wired: Record<string, WireTensor> = {};
     for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
+    this.stats.runs++;
     return session.run(wired);
   }
 

@@ -35,6 +35,13 @@ export interface Converted {
   readonly upsamplerAlphaSource: UpsamplerAlphaSource;
 }
 
+/** Where {@link loadCheckpoint}'s `upsamplerAlpha` (or the caller's override) comes from. */
+export function upsamplerAlphaSource(ck: LoadedCheckpoint, override?: number): UpsamplerAlphaSource {
+  if (override !== undefined) return 'flag';
+  if (ck.official !== undefined) return 'official release (by sha256)';
+  return ck.metadata.has('upsampler_alpha') ? 'checkpoint metadata' : 'variant default';
+}
+
 /**
  * Load a `.safetensors` checkpoint and build its ONNX graph. The `upsampler_alpha` is, in order:
  * the caller's, 0.0 for the official v11 releases (known by hash), the checkpoint's metadata, the
@@ -42,14 +49,7 @@ export interface Converted {
  */
 export async function convertCheckpoint(file: string, opts: ConvertOptions = {}): Promise<Converted> {
   const ck = await loadCheckpoint(file, { variant: opts.variant, scale: opts.scale });
-  const source: UpsamplerAlphaSource =
-    opts.upsamplerAlpha !== undefined
-      ? 'flag'
-      : ck.official !== undefined
-        ? 'official release (by sha256)'
-        : ck.metadata.has('upsampler_alpha')
-          ? 'checkpoint metadata'
-          : 'variant default';
+  const source = upsamplerAlphaSource(ck, opts.upsamplerAlpha);
   const upsamplerAlpha = opts.upsamplerAlpha ?? ck.upsamplerAlpha;
   const { variant: _v, scale: _s, upsamplerAlpha: _a, ...rest } = opts;
   const bytes = buildOnnx(ck.arch, ck.stateDict, { ...rest, upsamplerAlpha, sha256: ck.sha256, file });

@@ -141,3 +141,23 @@ test('golden: static-shape export (realtime and photo, window padding at a fixed
 test('golden: fp16 graph (realtime, stream) within 2e-2', { skip }, async () => {
   for (const c of cases.filter((k) => k.variant === 'realtime' || k.variant === 'stream')) await checkCase(c, { fp16: true, tol: 2e-2 });
 });
+
+test('golden: one dynamic photo graph runs at any size (smaller than a window, odd) like a static export', { skip }, async () => {
+  const c = cases.find((k) => k.variant === 'photo')!;
+  const ck = await loadCheckpoint(shared('golden', c.weights));
+  const dyn = await session(buildOnnx(ck.arch, ck.stateDict, { upsamplerAlpha: c.upsampler_alpha }));
+  const src = loadIo(c).get('input')!;
+  const [H, W] = c.size;
+  for (const [h, w] of [[7, 9], [17, 33]] as const) {
+    const x = new Float32Array(3 * h * w);
+    for (let ch = 0; ch < 3; ch++) for (let y = 0; y < h; y++) for (let i = 0; i < w; i++) x[(ch * h + y) * w + i] = src.data[(ch * H + y) * W + i]!;
+    const a = (await dyn.run({ input: feed(x, [1, 3, h, w]) })).output!;
+    const st = await session(buildOnnx(ck.arch, ck.stateDict, { upsamplerAlpha: c.upsampler_alpha, static: [h, w] }));
+    const b = (await st.run({ input: feed(x, [1, 3, h, w]) })).output!;
+    await st.release();
+    assert.deepEqual(a.dims, [1, 3, 2 * h, 2 * w]);
+    assert.ok(values(a).every(Number.isFinite));
+    assert.ok(maxErr(a, { dtype: 'F32', shape: b.dims, data: values(b) }) <= 1e-5);
+  }
+  await dyn.release();
+});

@@ -6,52 +6,11 @@
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
+import { parseSize, rejectUnknownFlags } from './args.ts';
 import { ParagonError, usageError } from '../errors.ts';
 import { convertCheckpoint, readOnnxInfo, type OnnxIO } from '../graph/index.ts';
 import { describeArch } from '../weights/state-dict.ts';
 import { VARIANTS, type Variant } from '../weights/types.ts';
-
-/**
- * Run a command body so that a ParagonError ends the process with its documented code. citty's
- * `runMain` (used by main.ts) catches every error itself and exits 1; until main.ts dispatches with
- * `runCommand`, commands report their own errors: one line on stderr and `process.exitCode`
- * (never process.exit).
- */
-export async function guarded(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (e) {
-    if (!(e instanceof ParagonError)) throw e;
-    process.stderr.write(`paragon: ${e.message}\n`);
-    process.exitCode = e.code;
-  }
-}
-
-/** Reject flags the command does not define (citty ignores them), as a usage error. */
-export function rejectUnknownFlags(rawArgs: string[], def: ArgsDef): void {
-  const known = new Set<string>(['help', 'h']);
-  for (const [k, a] of Object.entries(def)) {
-    known.add(k);
-    known.add(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
-    const alias = (a as { alias?: string | string[] }).alias;
-    for (const al of alias === undefined ? [] : Array.isArray(alias) ? alias : [alias]) known.add(al);
-  }
-  for (const raw of rawArgs) {
-    if (raw === '--') break;
-    if (!raw.startsWith('-') || raw === '-' || /^-\d/.test(raw)) continue;
-    const name = raw.replace(/^--?/, '').split('=')[0]!;
-    const names = raw.startsWith('--') ? [name.replace(/^no-/, '')] : [...name];
-    for (const n of names) if (!known.has(n)) throw usageError(`unknown option ${raw}`);
-  }
-}
-
-/** `HxW` → [h, w]. */
-export function parseSize(v: string): [number, number] {
-  const m = /^(\d+)x(\d+)$/i.exec(v.trim());
-  const size = m ? ([Number(m[1]), Number(m[2])] as [number, number]) : undefined;
-  if (!size || size[0] < 1 || size[1] < 1) throw usageError(`--static ${v}: expected HxW, e.g. 720x1280`);
-  return size;
-}
 
 const formatIO = (io: OnnxIO): string => `${io.name} ${io.dtype} [${(io.dims ?? []).map((d) => d ?? '?').join(',')}]`;
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(2)} MB`;
@@ -71,55 +30,54 @@ const args = {
 export default defineCommand({
   meta: { name: 'convert', description: 'Convert a ParagonSR2 checkpoint to ONNX (standard or video mode, fp32 or fp16).' },
   args,
-  run: ({ args: a, rawArgs }) =>
-    guarded(async () => {
-      rejectUnknownFlags(rawArgs, args);
-      const out = a.output;
-      if (out === undefined) throw usageError('convert: missing -o OUT.onnx');
-      if (!out.toLowerCase().endsWith('.onnx')) throw usageError(`-o ${out}: the output must be an .onnx file`);
-      if (a.weights.toLowerCase().endsWith('.onnx')) throw usageError(`${a.weights} is already ONNX (see: paragon info ${a.weights})`);
-      if (a.variant !== undefined && !(VARIANTS as readonly string[]).includes(a.variant))
-        throw usageError(`--variant ${a.variant}: expected one of ${VARIANTS.join(', ')}`);
-      const scale = a.scale === undefined ? undefined : Number(a.scale);
-      if (scale !== undefined && (!Number.isInteger(scale) || scale < 1 || scale > 4)) throw usageError(`--scale ${a.scale}: expected 1, 2, 3 or 4`);
-      const alpha = a.upsamplerAlpha === undefined ? undefined : Number(a.upsamplerAlpha);
-      if (alpha !== undefined && (a.upsamplerAlpha!.trim() === '' || !Number.isFinite(alpha) || alpha < 0 || alpha > 1))
-        throw usageError(`--upsampler-alpha ${a.upsamplerAlpha}: expected a number in [0, 1]`);
-      const size = a.static === undefined ? undefined : parseSize(a.static);
+  async run({ args: a, rawArgs }) {
+    rejectUnknownFlags(rawArgs, args);
+    const out = a.output;
+    if (out === undefined) throw usageError('convert: missing -o OUT.onnx');
+    if (!out.toLowerCase().endsWith('.onnx')) throw usageError(`-o ${out}: the output must be an .onnx file`);
+    if (a.weights.toLowerCase().endsWith('.onnx')) throw usageError(`${a.weights} is already ONNX (see: paragon info ${a.weights})`);
+    if (a.variant !== undefined && !(VARIANTS as readonly string[]).includes(a.variant))
+      throw usageError(`--variant ${a.variant}: expected one of ${VARIANTS.join(', ')}`);
+    const scale = a.scale === undefined ? undefined : Number(a.scale);
+    if (scale !== undefined && (!Number.isInteger(scale) || scale < 1 || scale > 4)) throw usageError(`--scale ${a.scale}: expected 1, 2, 3 or 4`);
+    const alpha = a.upsamplerAlpha === undefined ? undefined : Number(a.upsamplerAlpha);
+    if (alpha !== undefined && (a.upsamplerAlpha!.trim() === '' || !Number.isFinite(alpha) || alpha < 0 || alpha > 1))
+      throw usageError(`--upsampler-alpha ${a.upsamplerAlpha}: expected a number in [0, 1]`);
+    const size = a.static === undefined ? undefined : parseSize(a.static);
 
-      const conv = await convertCheckpoint(a.weights, {
-        video: a.video === true,
-        fp16: a.fp16 === true,
-        literal: true,
-        ...(size ? { static: size } : {}),
-        ...(a.variant !== undefined ? { variant: a.variant as Variant } : {}),
-        ...(scale !== undefined ? { scale } : {}),
-        ...(alpha !== undefined ? { upsamplerAlpha: alpha } : {}),
-      });
-      const ck = conv.checkpoint;
-      const say = (line: string) => process.stdout.write(`${line}\n`);
-      say(`detected: ${describeArch(conv.arch)}, ${ck.params.toLocaleString('en-US')} params`);
-      say(
-        ck.official
-          ? `checkpoint: official ParagonSR2 v11 ${ck.official} release (sha256 ${ck.sha256.slice(0, 12)}…)`
-          : `checkpoint: not an official release (sha256 ${ck.sha256.slice(0, 12)}…)`,
-      );
-      say(`upsampler_alpha: ${conv.upsamplerAlpha} (${conv.upsamplerAlphaSource})`);
+    const conv = await convertCheckpoint(a.weights, {
+      video: a.video === true,
+      fp16: a.fp16 === true,
+      literal: true,
+      ...(size ? { static: size } : {}),
+      ...(a.variant !== undefined ? { variant: a.variant as Variant } : {}),
+      ...(scale !== undefined ? { scale } : {}),
+      ...(alpha !== undefined ? { upsamplerAlpha: alpha } : {}),
+    });
+    const ck = conv.checkpoint;
+    const say = (line: string) => process.stdout.write(`${line}\n`);
+    say(`detected: ${describeArch(conv.arch)}, ${ck.params.toLocaleString('en-US')} params`);
+    say(
+      ck.official
+        ? `checkpoint: official ParagonSR2 v11 ${ck.official} release (sha256 ${ck.sha256.slice(0, 12)}…)`
+        : `checkpoint: not an official release (sha256 ${ck.sha256.slice(0, 12)}…)`,
+    );
+    say(`upsampler_alpha: ${conv.upsamplerAlpha} (${conv.upsamplerAlphaSource})`);
 
-      const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
-      try {
-        await writeFile(tmp, conv.bytes);
-        await rename(tmp, out);
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOSPC') throw new ParagonError('resources', 'no space left on the device', { file: out, cause: e });
-        throw new ParagonError('usage', `cannot write the model (${code ?? (e as Error).message})`, { file: out, cause: e });
-      }
-      const info = readOnnxInfo(conv.bytes, out);
-      const st = size ? `static ${size[0]}x${size[1]}` : 'dynamic size';
-      say(`wrote: ${out} (${mb(conv.bytes.length)}), ${a.video ? 'video' : 'standard'} mode, ${a.fp16 ? 'fp16' : 'fp32'}, ${st}, literal graph, opset ${info.opset}`);
-      say(`  inputs:  ${info.inputs.map(formatIO).join('; ')}`);
-      say(`  outputs: ${info.outputs.map(formatIO).join('; ')}`);
-    }),
+    const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
+    try {
+      await writeFile(tmp, conv.bytes);
+      await rename(tmp, out);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC') throw new ParagonError('resources', 'no space left on the device', { file: out, cause: e });
+      throw new ParagonError('usage', `cannot write the model (${code ?? (e as Error).message})`, { file: out, cause: e });
+    }
+    const info = readOnnxInfo(conv.bytes, out);
+    const st = size ? `static ${size[0]}x${size[1]}` : 'dynamic size';
+    say(`wrote: ${out} (${mb(conv.bytes.length)}), ${a.video ? 'video' : 'standard'} mode, ${a.fp16 ? 'fp16' : 'fp32'}, ${st}, literal graph, opset ${info.opset}`);
+    say(`  inputs:  ${info.inputs.map(formatIO).join('; ')}`);
+    say(`  outputs: ${info.outputs.map(formatIO).join('; ')}`);
+  },
 });

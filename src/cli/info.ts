@@ -8,7 +8,7 @@ import { defineCommand, type ArgsDef } from 'citty';
 import { modelError, usageError } from '../errors.ts';
 import { readOnnxInfo, upsamplerAlphaSource, type OnnxInfo, type OnnxIO } from '../graph/index.ts';
 import { loadCheckpoint } from '../weights/checkpoint.ts';
-import { guarded, rejectUnknownFlags } from './convert.ts';
+import { rejectUnknownFlags } from './args.ts';
 
 const args = {
   file: { type: 'positional', required: true, description: 'A .safetensors checkpoint or an .onnx model' },
@@ -77,25 +77,24 @@ function printOnnx(o: OnnxInfo): void {
 export default defineCommand({
   meta: { name: 'info', description: 'Describe a ParagonSR2 checkpoint (.safetensors) or ONNX model (.onnx).' },
   args,
-  run: ({ args: a, rawArgs }) =>
-    guarded(async () => {
-      rejectUnknownFlags(rawArgs, args);
-      const file = a.file;
-      const ext = file.toLowerCase().split('.').pop();
-      if (ext === 'safetensors') {
-        const c = await checkpointInfo(file);
-        if (a.json) process.stdout.write(`${JSON.stringify(c)}\n`);
-        else printCheckpoint(c);
-      } else if (ext === 'onnx') {
-        let buf: Buffer;
-        try {
-          buf = await readFile(file);
-        } catch (e) {
-          throw modelError(file, `cannot read model: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
-        }
-        const o = readOnnxInfo(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file);
-        if (a.json) process.stdout.write(`${JSON.stringify(onnxJson(o))}\n`);
-        else printOnnx(o);
-      } else throw usageError(`${file}: expected a .safetensors checkpoint or an .onnx model`);
-    }),
+  async run({ args: a, rawArgs }) {
+    rejectUnknownFlags(rawArgs, args);
+    const file = a.file;
+    const ext = file.toLowerCase().split('.').pop();
+    if (ext === 'safetensors') {
+      const c = await checkpointInfo(file);
+      if (a.json) process.stdout.write(`${JSON.stringify(c)}\n`);
+      else printCheckpoint(c);
+    } else if (ext === 'onnx') {
+      let buf: Buffer;
+      try {
+        buf = await readFile(file);
+      } catch (e) {
+        throw modelError(file, `cannot read model: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
+      }
+      const o = readOnnxInfo(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file);
+      if (a.json) process.stdout.write(`${JSON.stringify(onnxJson(o))}\n`);
+      else printOnnx(o);
+    } else throw usageError(`${file}: expected a .safetensors checkpoint or an .onnx model`);
+  },
 });

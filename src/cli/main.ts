@@ -2,8 +2,9 @@
  * The `paragon` command. Subcommands load lazily so `paragon info` does not pay for ffmpeg or the
  * player. This is the only module that calls `process.exit`: everything below throws ParagonError.
  */
-import { defineCommand, runMain, type CommandDef } from 'citty';
-import { ParagonError, ExitCode } from '../errors.ts';
+import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
+import { ParagonError, ExitCode, usageError } from '../errors.ts';
+import { onInterrupt } from './interrupt.ts';
 
 const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load().then((m) => m.default);
 
@@ -29,10 +30,11 @@ function fail(e: unknown): never {
     process.stderr.write(`paragon: ${e.message}\n`);
     process.exit(e.code);
   }
-  const msg = e instanceof Error ? e.message : String(e);
-  // citty reports unknown commands / missing args as CLIError: those are usage errors.
-  if (e instanceof Error && (e as { code?: unknown }).code !== undefined && e.name === 'CLIError') {
-    process.stderr.write(`paragon: ${msg}\n`);
+  // citty colours its messages; a one-line error should be plain text.
+  const msg = (e instanceof Error ? e.message : String(e)).replace(/\x1b\[[0-9;]*m/g, '');
+  // citty reports unknown subcommands and missing required arguments as CLIError: usage errors.
+  if (e instanceof Error && e.name === 'CLIError') {
+    process.stderr.write(`paragon: ${msg} (see paragon --help)\n`);
     process.exit(ExitCode.usage);
   }
   process.stderr.write(`paragon: internal error: ${msg}\n`);
@@ -40,13 +42,27 @@ function fail(e: unknown): never {
   process.exit(ExitCode.internal);
 }
 
-process.on('SIGINT', () => {
-  process.stderr.write('\nparagon: interrupted\n');
-  process.exit(ExitCode.interrupted);
-});
+/** `--help` for the command or subcommand named by the leading positional arguments. */
+async function showHelp(args: string[]): Promise<void> {
+  const name = args.find((a) => !a.startsWith('-'));
+  const load = name !== undefined ? (subCommands as Record<string, (() => Promise<CommandDef<any>>) | undefined>)[name] : undefined;
+  if (name !== undefined && load === undefined) throw usageError(`unknown command ${name}`);
+  if (load) await showUsage(await load(), main);
+  else await showUsage(main);
+}
 
+// Ctrl+C: commands that own resources listen on `interrupted` (src/cli/interrupt.ts) and clean up, then
+// throw ParagonError('interrupted'); a second Ctrl+C, or none listening, exits at once with 130.
+onInterrupt();
+
+const rawArgs = process.argv.slice(2);
+const wantsHelp = rawArgs.length === 0 || rawArgs.some((a) => a === '--help' || a === '-h');
+const wantsVersion = rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v');
 try {
-  await runMain(main, { rawArgs: process.argv.slice(2) });
+  if (wantsHelp) await showHelp(rawArgs);
+  else if (wantsVersion) process.stdout.write('0.1.0\n');
+  // runCommand (not runMain): runMain catches every error itself and exits 1, losing our exit codes.
+  else await runCommand(main, { rawArgs });
 } catch (e) {
   fail(e);
 }

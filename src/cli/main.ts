@@ -12,6 +12,7 @@ const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load()
 export const subCommands = {
   convert: lazy(() => import('./convert.ts')),
   info: lazy(() => import('./info.ts')),
+  scenes: lazy(() => import('./scenes.ts')),
   upscale: lazy(() => import('./upscale.ts')),
 };
 

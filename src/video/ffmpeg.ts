@@ -228,7 +228,7 @@ export interface SpawnOptions {
   readonly input?: boolean | 'all';
   /** Give the process a stdin pipe (otherwise stdin is closed). */
   readonly stdin?: boolean;
-  /** Abort kills the process; `done` then rejects with the signal's reason. */
+  /** Abort kills the process; `done` then rejects with ParagonError('interrupted') (or the reason, if a ParagonError). */
   readonly signal?: AbortSignal | undefined;
   /** Sees every stderr line first; return true to keep it out of the error ring buffer. */
   readonly onLine?: (line: string) => boolean;
@@ -293,7 +293,7 @@ export function spawnTool(bin: string, args: readonly string[], opts: SpawnOptio
       if (code === 0) return resolve();
       if (opts.signal?.aborted) {
         const r: unknown = opts.signal.reason;
-        return reject(r instanceof Error ? r : new ParagonError('interrupted', `${opts.label} aborted`));
+        return reject(r instanceof ParagonError ? r : new ParagonError('interrupted', `${opts.label} interrupted`, { cause: r }));
       }
       if (killed) return reject(new ParagonError('interrupted', `${opts.label} stopped`));
       const why = stderrCause(ring, opts.file) || (signal ? `killed by ${signal}` : `exit status ${code}`);

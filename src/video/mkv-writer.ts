@@ -30,6 +30,7 @@ const ID = {
   trackUid: 0x73c5,
   trackType: 0x83,
   flagLacing: 0x9c,
+  language: 0x22b59c,
   codecId: 0x86,
   video: 0xe0,
   pixelWidth: 0xb0,
@@ -72,7 +73,7 @@ function uintBytes(value: number | bigint): number[] {
 
 const el = (id: number, payload: number[]): number[] => [...idBytes(id), ...sizeBytes(payload.length), ...payload];
 const uint = (id: number, value: number | bigint): number[] => el(id, uintBytes(value));
-const str = (id: number, s: string): number[] => el(id, [...Buffer.from(s, 'utf8')]);
+const str = (id: number, s: string): number[] => el(id, [...new TextEncoder().encode(s)]);
 
 /** Pixel layouts the writer can declare. */
 export type RawRgbFormat = 'rgb24' | 'rgb48le';
@@ -86,7 +87,7 @@ const FOURCC: Record<RawRgbFormat, number[]> = {
  * The stream header: EBML header, a Segment of unknown size (it is a live stream), Info with a
  * 1 ns timestamp scale, and one video track.
  */
-export function mkvHeader(width: number, height: number, format: RawRgbFormat): Buffer {
+export function mkvHeader(width: number, height: number, format: RawRgbFormat): Uint8Array {
   const ebml = el(ID.ebml, [
     ...uint(ID.ebmlVersion, 1),
     ...uint(ID.ebmlReadVersion, 1),
@@ -102,23 +103,25 @@ export function mkvHeader(width: number, height: number, format: RawRgbFormat): 
     ...uint(ID.trackUid, 1),
     ...uint(ID.trackType, 1),
     ...uint(ID.flagLacing, 0),
+    // Without it Matroska means "eng", which ffmpeg would copy into the output.
+    ...str(ID.language, 'und'),
     ...str(ID.codecId, 'V_UNCOMPRESSED'),
     ...el(ID.video, [...uint(ID.pixelWidth, width), ...uint(ID.pixelHeight, height), ...el(ID.colourSpace, FOURCC[format])]),
   ]);
   const unknownSize = [0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-  return Buffer.from([...ebml, ...idBytes(ID.segment), ...unknownSize, ...info, ...el(ID.tracks, track)]);
+  return new Uint8Array([...ebml, ...idBytes(ID.segment), ...unknownSize, ...info, ...el(ID.tracks, track)]);
 }
 
 /**
  * The bytes that precede one frame's pixels: a Cluster holding the timestamp (ns, ≥ 0) and a
  * SimpleBlock header (track 1, relative time 0, keyframe). Write the frame data right after it.
  */
-export function mkvFrameHeader(timestampNs: bigint, dataBytes: number): Buffer {
+export function mkvFrameHeader(timestampNs: bigint, dataBytes: number): Uint8Array {
   if (timestampNs < 0n) throw new RangeError(`negative Matroska timestamp ${timestampNs}`);
   const blockHead = [0x81, 0x00, 0x00, 0x80];
   const blockSize = blockHead.length + dataBytes;
   const ts = uint(ID.timestamp, timestampNs);
   const block = [...idBytes(ID.simpleBlock), ...sizeBytes(blockSize), ...blockHead];
   const clusterSize = ts.length + block.length + dataBytes;
-  return Buffer.from([...idBytes(ID.cluster), ...sizeBytes(clusterSize), ...ts, ...block]);
+  return new Uint8Array([...idBytes(ID.cluster), ...sizeBytes(clusterSize), ...ts, ...block]);
 }

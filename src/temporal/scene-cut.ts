@@ -76,10 +76,10 @@ export function shrinkRgb(frame: RgbFrame, w: number, h: number): Float32Array {
     const row = Math.min(h - 1, Math.floor((y * h) / H)) * w;
     for (let x = 0, p = y * W * 3; x < W; x++, p += 3) {
       const o = row + colOf[x]!;
-      sum[3 * o] += data[p]!;
-      sum[3 * o + 1] += data[p + 1]!;
-      sum[3 * o + 2] += data[p + 2]!;
-      count[o]++;
+      sum[3 * o]! += data[p]!;
+      sum[3 * o + 1]! += data[p + 1]!;
+      sum[3 * o + 2]! += data[p + 2]!;
+      count[o]!++;
     }
   }
   const out = new Float32Array(w * h * 3);

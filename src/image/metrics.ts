@@ -1,31 +1,44 @@
 /**
- * Quality metrics as the SR literature computes them (MATLAB / BasicSR conventions), so our numbers
- * compare with published ones: PSNR and SSIM on the BT.601 luma `Y` in 16–235 of the images as
- * 8-bit files (MATLAB `rgb2ycbcr` on uint8), with a border cropped; plus a temporal-consistency error for video.
+ * Quality metrics as the SR literature computes them, so our numbers compare with published ones:
+ * PSNR and SSIM on the BT.601 luma `Y` in 16–235 of the images as 8-bit files, with a border cropped;
+ * plus a temporal-consistency error for video.
+ *
+ * Two conventions exist for Y. By default Y is NOT rounded (BasicSR's `calculate_psnr(...,
+ * test_y_channel=True)`): the convention the ParagonSR2 reference scores were measured with (official
+ * Realtime 36.638 dB on Set5 ×2; rounding Y reads ~0.065 dB lower). `roundY: true` rounds Y to an
+ * integer as MATLAB `rgb2ycbcr` on uint8 does, the convention of the classic published bicubic
+ * table (Set5 ×2 33.64–33.66 dB).
  */
 import type { RgbImage } from './io.ts';
 
+/** How Y is computed (see the module comment). */
+export interface LumaOptions {
+  /** Round Y to an integer (MATLAB on uint8). Default false (BasicSR). */
+  readonly roundY?: boolean;
+  /** Skip the 8-bit rounding of RGB too (pure float luma). Default false. */
+  readonly exact?: boolean;
+}
+
 /**
- * Luma of planar RGB (0..1) in 16–235, as MATLAB `rgb2ycbcr` on a uint8 image: RGB rounded to
- * 8 bits, `Y = 16 + 65.481 R + 128.553 G + 24.966 B`, Y rounded to an integer. (The rounding of Y
- * is what reproduces the published Set5 ×2 bicubic 33.64 dB; unrounded Y gives 33.68.)
- * `exact: true` skips both roundings.
+ * Luma of planar RGB (0..1) in 16–235: RGB clamped and rounded to 8 bits,
+ * `Y = 16 + 65.481 R + 128.553 G + 24.966 B`, optionally rounded (`roundY`).
  */
-export function lumaY(img: RgbImage, opts: { exact?: boolean } = {}): Float64Array {
+export function lumaY(img: RgbImage, opts: LumaOptions = {}): Float64Array {
   const n = img.width * img.height;
   const { rgb } = img;
   const exact = opts.exact === true;
+  const roundY = opts.roundY === true && !exact;
   const q = exact ? (v: number) => v : (v: number) => Math.round(Math.min(1, Math.max(0, v || 0)) * 255) / 255;
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = 16 + 65.481 * q(rgb[i]!) + 128.553 * q(rgb[n + i]!) + 24.966 * q(rgb[2 * n + i]!);
-    y[i] = exact ? v : Math.round(v);
+    y[i] = roundY ? Math.round(v) : v;
   }
   return y;
 }
 
 /** Options shared by the metrics. */
-export interface MetricOptions {
+export interface MetricOptions extends LumaOptions {
   /** Pixels cropped from each edge before measuring (the usual choice is the scale). */
   readonly border?: number;
 }
@@ -46,16 +59,17 @@ function sameSize(a: RgbImage, b: RgbImage): void {
 }
 
 /** Cropped Y planes of two equally sized images. */
-function yPair(a: RgbImage, b: RgbImage, border: number) {
+function yPair(a: RgbImage, b: RgbImage, opts: MetricOptions) {
   sameSize(a, b);
-  const ya = crop(lumaY(a), a.width, a.height, border);
-  const yb = crop(lumaY(b), b.width, b.height, border);
+  const border = opts.border ?? 0;
+  const ya = crop(lumaY(a, opts), a.width, a.height, border);
+  const yb = crop(lumaY(b, opts), b.width, b.height, border);
   return { a: ya.y, b: yb.y, w: ya.w, h: ya.h };
 }
 
 /** PSNR (dB, peak 255) on Y of the 8-bit-rounded images; Infinity for identical ones. */
 export function psnrY(a: RgbImage, b: RgbImage, opts: MetricOptions = {}): number {
-  const p = yPair(a, b, opts.border ?? 0);
+  const p = yPair(a, b, opts);
   let se = 0;
   for (let i = 0; i < p.a.length; i++) se += (p.a[i]! - p.b[i]!) ** 2;
   const mse = se / p.a.length;
@@ -95,7 +109,7 @@ function gaussValid(x: Float64Array, w: number, h: number): Float64Array {
  * K1 = 0.01, K2 = 0.03, L = 255, mean of the 'valid' SSIM map (as MATLAB `ssim_index` / BasicSR).
  */
 export function ssim(a: RgbImage, b: RgbImage, opts: MetricOptions = {}): number {
-  const { a: x, b: y, w, h } = yPair(a, b, opts.border ?? 0);
+  const { a: x, b: y, w, h } = yPair(a, b, opts);
   if (w < 11 || h < 11) throw new Error(`SSIM needs at least 11x11 pixels, got ${w}x${h}`);
   const c1 = (0.01 * 255) ** 2;
   const c2 = (0.03 * 255) ** 2;
@@ -130,7 +144,7 @@ export function temporalError(
 ): number {
   for (const im of [oPrev, gT, gPrev]) sameSize(oT, im);
   const b = opts.border ?? 0;
-  const [a, ap, g, gp] = [oT, oPrev, gT, gPrev].map((im) => crop(lumaY(im), im.width, im.height, b).y) as [
+  const [a, ap, g, gp] = [oT, oPrev, gT, gPrev].map((im) => crop(lumaY(im, opts), im.width, im.height, b).y) as [
     Float64Array,
     Float64Array,
     Float64Array,

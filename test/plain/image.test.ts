@@ -89,8 +89,8 @@ test('Set5 x2: bicubic upscale scores the published 33.64 dB PSNR-Y and 0.930 SS
     const lr = await readImage(shared('images', 'set5', 'x2', `${name}.png`));
     const gt = crop(hr, lr.height * 2, lr.width * 2);
     const up = { width: gt.width, height: gt.height, rgb: imresize(lr.rgb, 3, lr.height, lr.width, gt.height, gt.width) };
-    p += psnrY(up, gt, { border: 2 });
-    s += ssim(up, gt, { border: 2 });
+    p += psnrY(up, gt, { border: 2, roundY: true });
+    s += ssim(up, gt, { border: 2, roundY: true });
   }
   assert.ok(Math.abs(p / 5 - 33.64) <= 0.05, `PSNR-Y ${(p / 5).toFixed(3)} dB`);
   // Published bicubic Set5 x2 SSIM (Kim et al., VDSR, Table 2): 0.9299.
@@ -107,15 +107,22 @@ test('metrics: hand-computed PSNR, SSIM and temporal error', () => {
   const b = flat(w, h, 128);
   const n = w * h;
   for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) b.rgb[c * n + i] = ((i % w) + Math.floor(i / w)) % 2 ? 129 / 255 : 127 / 255;
-  assert.ok(Math.abs(psnrY(a, b) - 20 * Math.log10(255)) < 1e-9); // MSE 1
-  assert.ok(Math.abs(psnrY(a, b, { border: 3 }) - 20 * Math.log10(255)) < 1e-9);
-  // Two flat images, Y 126 and 127: variances vanish, SSIM = (2·126·127 + C1) / (126² + 127² + C1).
+  // MATLAB convention (Y rounded): the error is exactly ±1, MSE 1.
+  assert.ok(Math.abs(psnrY(a, b, { roundY: true }) - 20 * Math.log10(255)) < 1e-9);
+  assert.ok(Math.abs(psnrY(a, b, { border: 3, roundY: true }) - 20 * Math.log10(255)) < 1e-9);
+  // BasicSR convention (default, Y unrounded): one RGB level moves Y by 219/255.
+  const step = 219 / 255;
+  assert.ok(Math.abs(psnrY(a, b) - 20 * Math.log10(255 / step)) < 1e-9);
+  // Two flat images, Y 126 and 127 (rounded): variances vanish, SSIM = (2·126·127 + C1) / (126² + 127² + C1).
   const c1 = (0.01 * 255) ** 2;
-  const expected = (2 * 126 * 127 + c1) / (126 ** 2 + 127 ** 2 + c1);
-  assert.ok(Math.abs(ssim(a, flat(w, h, 129), { border: 2 }) - expected) < 1e-12);
+  const flatSsim = (y0: number, y1: number) => (2 * y0 * y1 + c1) / (y0 ** 2 + y1 ** 2 + c1);
+  assert.ok(Math.abs(ssim(a, flat(w, h, 129), { border: 2, roundY: true }) - flatSsim(126, 127)) < 1e-12);
+  const y128 = 16 + (219 * 128) / 255;
+  assert.ok(Math.abs(ssim(a, flat(w, h, 129), { border: 2 }) - flatSsim(y128, y128 + step)) < 1e-12);
   assert.ok(ssim(a, b) < 0.999);
-  // Output brightens by one Y step while the ground truth stays: error 1. Same motion: error 0.
-  assert.equal(temporalError(flat(w, h, 129), a, a, a), 1);
+  // Output brightens by one level while the ground truth stays: error one Y step. Same motion: error 0.
+  assert.equal(temporalError(flat(w, h, 129), a, a, a, { roundY: true }), 1);
+  assert.ok(Math.abs(temporalError(flat(w, h, 129), a, a, a) - step) < 1e-9);
   assert.equal(temporalError(flat(w, h, 129), a, flat(w, h, 129), a), 0);
   assert.throws(() => psnrY(a, flat(w + 1, h, 0)), /different sizes/);
 });

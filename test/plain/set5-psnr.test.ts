@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import { needShared, shared } from '../helpers/shared.ts';
 import { convertCheckpoint, halfToFloat } from '../../src/graph/index.ts';
-import { readImage, type RgbImage } from '../../src/image/index.ts';
+import { psnrY, readImage, type RgbImage } from '../../src/image/index.ts';
 import { f32ToF16 } from '../../src/weights/index.ts';
 
 const IMAGES = ['baby', 'bird', 'butterfly', 'head', 'woman'];
@@ -27,22 +27,6 @@ function reflectPad(img: RgbImage, ph: number, pw: number): Float32Array {
     for (let y = 0; y < ph; y++)
       for (let x = 0; x < pw; x++) out[(c * ph + y) * pw + x] = rgb[(c * h + refl(y, h)) * w + refl(x, w)]!;
   return out;
-}
-
-/**
- * PSNR on BT.601 Y (16–235) of the 8-bit-rounded images, Y itself NOT rounded, border cropped: the
- * BasicSR convention the reference numbers were measured with. (src/image `psnrY` also rounds Y,
- * the MATLAB-on-uint8 convention of the published bicubic figure; that reads ~0.065 dB lower here.)
- */
-function psnrBasicSR(a: RgbImage, b: RgbImage, border: number): number {
-  const { width: w, height: h } = a;
-  const n = w * h;
-  const q = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 255) / 255;
-  const luma = (p: Float32Array, i: number) => 16 + 65.481 * q(p[i]!) + 128.553 * q(p[n + i]!) + 24.966 * q(p[2 * n + i]!);
-  let se = 0;
-  for (let y = border; y < h - border; y++)
-    for (let x = border; x < w - border; x++) se += (luma(a.rgb, y * w + x) - luma(b.rgb, y * w + x)) ** 2;
-  return 10 * Math.log10((255 * 255) / (se / ((h - 2 * border) * (w - 2 * border))));
 }
 
 /** Crop planar RGB [3, H, W] to [3, h, w] (top-left). */
@@ -74,7 +58,7 @@ async function set5(name: keyof typeof REF, opts: { fp16?: boolean; images?: str
     const sr: RgbImage = { width: lr.width * s, height: lr.height * s, rgb: crop(y, ph * s, pw * s, lr.height * s, lr.width * s) };
     // HR is not cropped to a multiple of the scale in Set5: crop it to s × LR.
     const gt: RgbImage = { width: sr.width, height: sr.height, rgb: crop(hr.rgb, hr.height, hr.width, sr.height, sr.width) };
-    scores.push(psnrBasicSR(sr, gt, 2));
+    scores.push(psnrY(sr, gt, { border: 2 }));
   }
   await sess.release();
   return scores;

@@ -233,7 +233,7 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
     // silently producing a shorter video.
     const expected = video.nbFrames;
     if (errors > 0 && expected !== undefined && this.#opts.maxFrames === undefined && index < expected)
-      throw mediaError(this.file, `damaged or truncated: decoded ${index} of ${expected} frames`);
+      throw mediaError(this.file, `damaged or truncated: decoded ${index} of ${expected} frames (${stderrCause(proc.tail(), this.file)})`);
   }
 }
 

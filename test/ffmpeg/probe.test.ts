@@ -84,7 +84,7 @@ test('bad inputs are media errors (exit 4) that name the file', async () => {
   writeFileSync(text, 'this is not a video\n'.repeat(50));
   await rejectsWith(probeMedia(text), 4, text, /cannot read media: .*Invalid data/);
   // Truncated without its index (moov at the end): nothing to read.
-  const whole = readFileSync(await clip('cfr-audio.mp4'));
+  const whole = new Uint8Array(readFileSync(await clip('cfr-audio.mp4')));
   const cut = tmp('truncated.mp4');
   writeFileSync(cut, whole.subarray(0, whole.length >> 1));
   await rejectsWith(probeMedia(cut), 4, cut, /moov atom not found/);

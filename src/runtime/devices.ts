@@ -80,8 +80,9 @@ export function sessionOptions(device: Device, cpu: CpuOptions = {}): InferenceS
     intraOpNumThreads: Math.max(1, cpu.intraOpThreads ?? cores),
     interOpNumThreads: Math.max(1, cpu.interOpThreads ?? 1),
     executionMode: 'sequential',
-    // Missing-provider attempts are expected; the fallback notice says what matters.
-    logSeverityLevel: 3,
+    // Failures reach the caller as exceptions (and missing-provider attempts are expected): ORT's
+    // own error log would only repeat them on stderr.
+    logSeverityLevel: process.env.PARAGON_DEBUG ? 2 : 4,
   };
   switch (device) {
     case 'cpu':
@@ -102,8 +103,14 @@ export function isOutOfMemory(e: unknown): boolean {
   return /out of memory|bad_alloc|failed to allocate|allocation failed|cudaErrorMemoryAllocation|OOM\b/i.test(msg);
 }
 
-/** First line of an ORT error, without the long source path prefix, for one-line notices. */
+/**
+ * An ORT error as one short line: the status message without the source path and C++ function
+ * signature ORT prefixes it with ("Failed to allocate memory for requested buffer of size …").
+ */
 export function shortOrtMessage(e: unknown): string {
-  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
-  return msg.replace(/^\/\S+:\d+\s+/, '').replace(/^.*?\bwas false\.\s*/, '').slice(0, 200);
+  let msg = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+  const status = /Status Message:\s*(.*)$/.exec(msg);
+  if (status) msg = status[1]!;
+  msg = msg.replace(/^\/\S+:\d+\s+/, '').replace(/^[^()]*\([^()]*\)(?:<lambda\(\)>)?\s+(?=[A-Z])/, '');
+  return msg.replace(/^.*?\bwas false\.\s*/, '').slice(0, 200);
 }

@@ -9,6 +9,9 @@ import { planTiles, halveTile, MIN_TILE } from '../../src/temporal/tiles.ts';
 import { reflectIndex, reflectPad } from '../../src/temporal/planes.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
 import { readImage, psnrY } from '../../src/image/index.ts';
+import { GraphBuilder } from '../../src/graph/index.ts';
+import { ModelSession } from '../../src/runtime/session.ts';
+import { TemporalUpscaler } from '../../src/temporal/upscaler.ts';
 import { needShared, shared } from '../helpers/shared.ts';
 
 const OFFICIAL = (v: string) => shared('models', 'paragonsr2-v11', `2xParagonSR2_${v}_fidelity.safetensors`);
@@ -98,4 +101,39 @@ test('tiled = untiled (≥ 50 dB) in video mode with the official Stream weights
   await using fresh = await openUpscaler(OFFICIAL('Stream'), { mode: 'video', historyWeight: 0, device: 'cpu' });
   const solo = await fresh.process(frames[1]!);
   assert.ok(psnrY(a2, solo) < 45, 'history changes frame 2');
+});
+
+/**
+ * A 2x nearest-neighbour "model" that needs 400 GB of scratch memory for inputs taller than 100
+ * rows, as a model with quadratic attention memory would on a large frame: ORT's allocator
+ * really fails, and the frame must still complete through smaller tiles.
+ */
+function memoryHungryModel(): Uint8Array {
+  const b = new GraphBuilder();
+  const x = b.input('input', b.ft, ['N', 3, 'H', 'W']);
+  const h = b.node('Gather', [b.shape(x), b.constI64([2])], { axis: 0 });
+  const n = b.node('Where', [b.node('Greater', [h, b.constI64([100])]), b.constI64([100_000_000_000]), b.constI64([1])]);
+  const scratch = b.reshape(b.reduceMean(b.node('ConstantOfShape', [n]), [0], 1), [1, 1, 1, 1]);
+  b.output('output', b.add(b.resizeNearest(x, 2), b.mul(scratch, b.constF(0))), b.ft, ['N', 3, 'sH', 'sW']);
+  return b.encode([], 'test');
+}
+
+test('out of memory: the tile is halved with a one-line notice and the frame completes', async () => {
+  const notices: string[] = [];
+  const session = await ModelSession.create(memoryHungryModel(), { device: 'cpu', label: 'hungry.onnx' });
+  const info = { file: 'hungry.onnx', variant: undefined, scale: 2, channels: undefined, padMultiple: 1, signature: 'unknown', precision: 'fp32', historyWeight: undefined, sha256: undefined } as const;
+  await using up = new TemporalUpscaler(session, info, { historyWeight: 0, overlap: 4, onNotice: (l) => notices.push(l) });
+  const [h, w] = [150, 60];
+  const rgb = Float32Array.from({ length: 3 * h * w }, (_, i) => (i % 97) / 97);
+  const out = await up.process({ width: w, height: h, rgb });
+  assert.deepEqual(notices, ['out of memory at full frame; retrying with tile 75']);
+  assert.equal(up.stats.tile, 75);
+  assert.deepEqual([out.width, out.height], [2 * w, 2 * h]);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 2 * h; y++)
+      for (let x = 0; x < 2 * w; x++)
+        assert.equal(out.rgb[(c * 2 * h + y) * 2 * w + x], rgb[(c * h + (y >> 1)) * w + (x >> 1)]);
+  // A frame that cannot fit at any tile size is a resources error (exit 6), not a hang.
+  await using tiny = new TemporalUpscaler(await ModelSession.create(memoryHungryModel(), { device: 'cpu' }), info, { historyWeight: 0, overlap: 200 });
+  await assert.rejects(tiny.process({ width: w, height: h, rgb }), (e: unknown) => e instanceof Error && (e as { code?: number }).code === 6 && /out of memory even with/.test(e.message));
 });

@@ -7,7 +7,7 @@
  * shipped by `@ffmpeg-installer/ffmpeg` and `@ffprobe-installer/ffprobe`. ffprobe is looked for
  * beside an explicit ffmpeg first, then along the same chain.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -150,8 +150,8 @@ export function ffmpegCaps(tools: FfmpegTools): Promise<FfmpegCaps> {
   if (!caps) {
     caps = (async () => {
       const [version, encoders] = await Promise.all([
-        runTool(tools.ffmpeg, ['-hide_banner', '-version']),
-        runTool(tools.ffmpeg, ['-hide_banner', '-encoders']),
+        collect(tools.ffmpeg, ['-hide_banner', '-version'], { label: 'ffmpeg' }),
+        collect(tools.ffmpeg, ['-hide_banner', '-encoders'], { label: 'ffmpeg' }),
       ]);
       const names = new Set<string>();
       for (const line of encoders.split('\n')) {
@@ -170,16 +170,6 @@ export function ffmpegCaps(tools: FfmpegTools): Promise<FfmpegCaps> {
     capsCache.set(tools.ffmpeg, caps);
   }
   return caps;
-}
-
-/** Run a short command to completion and return its stdout (for -version, -encoders and the like). */
-function runTool(bin: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(bin, args, { maxBuffer: 16 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(new ParagonError('ffmpeg', `${bin} ${args.join(' ')} failed: ${stderrCause(String(stderr).split('\n')) || err.message}`));
-      else resolve(stdout);
-    });
-  });
 }
 
 /**

@@ -3,12 +3,12 @@
  * existing result is complete, and upscaling one image (RGB through the model, alpha resized
  * classically).
  */
-import { open, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { mediaError, usageError } from '../errors.ts';
-import { readImage, writePng, imresize } from '../image/index.ts';
-import type { TemporalUpscaler } from '../temporal/upscaler.ts';
+import { ParagonError, mediaError, usageError } from '../errors.ts';
+import { readImage, writePng, imresize, type DecodedImage } from '../image/index.ts';
+import type { Frame } from '../temporal/upscaler.ts';
 
 /** Extensions read as images (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
@@ -149,11 +149,36 @@ export async function removeStaleTemps(dir: string): Promise<void> {
   await Promise.all(stale.map((n) => unlink(path.join(dir, n)).catch(() => undefined)));
 }
 
-/** Upscale one image file to a PNG (16-bit in → 16-bit out; alpha kept, resized bicubically). */
-export async function upscaleImageFile(upscaler: TemporalUpscaler, item: ImageItem): Promise<{ width: number; height: number }> {
-  const img = await readImage(item.input);
-  const out = await upscaler.process({ width: img.width, height: img.height, rgb: img.rgb }, { cut: true });
-  const alpha = img.alpha ? imresize(img.alpha, 1, img.height, img.width, out.height, out.width) : undefined;
-  await writePng(item.output, { width: out.width, height: out.height, rgb: out.rgb, alpha }, { bitDepth: img.bitDepth });
+/**
+ * Everything before inference for one item: its output folder (created once, stale temp files
+ * removed), the complete-output check, and decoding. Returns the size to report for a skip.
+ */
+export async function prepareItem(
+  item: ImageItem,
+  scale: number,
+  dirs: Map<string, Promise<void>>,
+): Promise<{ skip: { width: number; height: number } } | { image: DecodedImage }> {
+  const dir = path.dirname(item.output);
+  let ready = dirs.get(dir);
+  if (!ready) {
+    ready = mkdir(dir, { recursive: true }).then(
+      () => removeStaleTemps(dir),
+      (e) => {
+        throw new ParagonError('media', `cannot create output folder: ${(e as NodeJS.ErrnoException).code ?? e}`, { file: dir });
+      },
+    );
+    dirs.set(dir, ready);
+  }
+  await ready;
+  const size = await imageSize(item.input);
+  if (await isCompleteOutput(item.output, item.input, size.width, size.height, scale))
+    return { skip: { width: size.width * scale, height: size.height * scale } };
+  return { image: await readImage(item.input) };
+}
+
+/** Write an upscaled image as PNG at the input's bit depth; alpha is resized bicubically. */
+export async function saveItem(item: ImageItem, input: DecodedImage, out: Frame): Promise<{ width: number; height: number }> {
+  const alpha = input.alpha ? imresize(input.alpha, 1, input.height, input.width, out.height, out.width) : undefined;
+  await writePng(item.output, { width: out.width, height: out.height, rgb: out.rgb, alpha }, { bitDepth: input.bitDepth });
   return { width: out.width, height: out.height };
 }

@@ -10,17 +10,7 @@ import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
 import type { ModelInfo } from '../runtime/model-info.ts';
 import { openUpscaler } from '../temporal/open.ts';
 import type { UpscalerStats } from '../temporal/upscaler.ts';
-import {
-  IMAGE_EXTENSIONS,
-  imageSize,
-  isCompleteOutput,
-  isImagePath,
-  planFolder,
-  removeStaleTemps,
-  singleOutput,
-  upscaleImageFile,
-  type ImageItem,
-} from './images.ts';
+import { IMAGE_EXTENSIONS, isImagePath, planFolder, prepareItem, saveItem, singleOutput, type ImageItem } from './images.ts';
 import { isVideoPath, upscaleVideo } from './video.ts';
 
 /** Options of {@link runUpscale} (the `paragon upscale` flags). */
@@ -42,6 +32,8 @@ export interface UpscaleJobOptions {
   readonly log?: (line: string) => void;
   /** Machine-readable progress events (`--progress json`) — one JSON object per call. */
   readonly progress?: (event: Record<string, unknown>) => void;
+  /** Ctrl+C: stop after the image in flight, write the report so far, throw `interrupted` (exit 130). */
+  readonly signal?: AbortSignal;
 }
 
 /** Outcome of one item. */
@@ -81,7 +73,7 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport> {
     const plan = await planFolder(opts.input, opts.output, opts.recursive === true);
     items = plan.items;
     for (const c of plan.clashes)
-      failedEarly.push({ input: c.input, output: '', status: 'failed', error: `same output name as ${c.other}`, ms: 0 });
+      failedEarly.push({ input: c.input, output: '', status: 'failed', error: `${c.input}: same output name as ${c.other}`, ms: 0 });
   } else {
     items = [{ input: opts.input, output: singleOutput(opts.input, opts.output) }];
   }
@@ -96,41 +88,56 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport> {
     onNotice: log,
   });
   const scale = up.info.scale;
-  const results: ItemReport[] = [...failedEarly];
-  for (const r of failedEarly) log(`${r.input}: ${r.error}`);
+  const results: ItemReport[] = [];
   const total = items.length + failedEarly.length;
-  const dirsReady = new Set<string>();
-
-  for (const [i, item] of items.entries()) {
-    const t = performance.now();
-    let r: ItemReport;
-    try {
-      const dir = path.dirname(item.output);
-      if (!dirsReady.has(dir)) {
-        await mkdir(dir, { recursive: true }).catch((e) => {
-          throw new ParagonError('media', `cannot create output folder: ${(e as NodeJS.ErrnoException).code ?? e}`, { file: dir });
-        });
-        await removeStaleTemps(dir);
-        dirsReady.add(dir);
-      }
-      const size = await imageSize(item.input);
-      if (await isCompleteOutput(item.output, item.input, size.width, size.height, scale)) {
-        r = { ...item, status: 'skipped', width: size.width * scale, height: size.height * scale, ms: 0 };
-      } else {
-        const out = await upscaleImageFile(up, item);
-        r = { ...item, status: 'written', ...out, ms: Math.round(performance.now() - t) };
-      }
-    } catch (e) {
-      // Out of memory or disk stops the job: every later item would fail the same way.
-      if (!(e instanceof ParagonError) || e.code === ExitCode.resources || e.code === ExitCode.internal) throw e;
-      r = { ...item, status: 'failed', error: e.message, ms: Math.round(performance.now() - t) };
-      log(e.message);
-    }
+  const dirsReady = new Map<string, Promise<void>>();
+  const single = kind === 'image';
+  let firstError: ParagonError | undefined;
+  const fail = (item: ImageItem, e: unknown, t: number): ItemReport => {
+    // Out of memory or disk stops the job: every later item would fail the same way.
+    if (!(e instanceof ParagonError) || e.code === ExitCode.resources || e.code === ExitCode.internal) throw e;
+    firstError ??= e;
+    return { ...item, status: 'failed', error: e.message, ms: Math.round(performance.now() - t) };
+  };
+  const record = (r: ItemReport) => {
     results.push(r);
-    const done = failedEarly.length + i + 1;
-    opts.progress?.({ event: 'item', index: done, total, ...r });
-    if (r.status !== 'failed' && !opts.progress) log(`[${done}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
+    if (r.status === 'failed' && !single) log(r.error!);
+    opts.progress?.({ event: 'item', index: results.length, total, ...r });
+    if (r.status !== 'failed' && !opts.progress)
+      log(`[${results.length}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
+  };
+
+  // A three-stage pipeline: item i+1 decodes (sharp's threads) and item i-1 encodes while item i
+  // is in the inference worker. Reports still come out in item order.
+  const prepare = (item: ImageItem) => prepareItem(item, scale, dirsReady);
+  let next = items[0] ? settle(prepare(items[0])) : undefined;
+  let writing: Promise<ItemReport> | undefined;
+  for (const [i, item] of items.entries()) {
+    if (opts.signal?.aborted) break;
+    const t = performance.now();
+    const loaded = await next!;
+    next = items[i + 1] ? settle(prepare(items[i + 1]!)) : undefined;
+    let r: ItemReport | Promise<ItemReport>;
+    if (!loaded.ok) r = fail(item, loaded.error, t);
+    else if ('skip' in loaded.value) r = { ...item, status: 'skipped', ...loaded.value.skip, ms: 0 };
+    else {
+      const img = loaded.value.image;
+      try {
+        const out = await up.process({ width: img.width, height: img.height, rgb: img.rgb }, { cut: true });
+        r = saveItem(item, img, out).then(
+          (size) => ({ ...item, status: 'written' as const, ...size, ms: Math.round(performance.now() - t) }),
+          (e) => fail(item, e, t),
+        );
+      } catch (e) {
+        r = fail(item, e, t);
+      }
+    }
+    if (writing) record(await writing);
+    writing = Promise.resolve(r);
   }
+  if (writing) record(await writing);
+  const stopped = opts.signal?.aborted === true;
+  if (!stopped) for (const r of failedEarly) record(r);
 
   const count = (s: ItemReport['status']) => results.filter((r) => r.status === s).length;
   const report: JobReport = {
@@ -146,6 +153,9 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport> {
   };
   opts.progress?.({ event: 'done', ...report.counts, elapsedMs: report.elapsedMs });
   if (opts.report) await writeReport(opts.report, report);
+  if (stopped) throw new ParagonError('interrupted', `stopped after ${results.length} of ${total} images`, { file: opts.input });
+  // One image: its own error (and exit code) is the message; a folder sums up after the item lines.
+  if (single && firstError) throw firstError;
   if (report.counts.failed > 0)
     throw new ParagonError('media', `${report.counts.failed} of ${total} images failed (see the lines above)`, { file: opts.input });
   if (total === 0) log(`${opts.input}: no images (${IMAGE_EXTENSIONS.join(', ')}) found`);
@@ -172,4 +182,12 @@ export async function writeReport(file: string, report: unknown): Promise<void> 
   } catch (e) {
     throw new ParagonError('media', `cannot write report: ${(e as NodeJS.ErrnoException).code ?? e}`, { file, cause: e });
   }
+}
+
+/** A promise's outcome as a value, so a prefetched failure is not an unhandled rejection. */
+function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }

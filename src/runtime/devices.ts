@@ -59,14 +59,16 @@ function nvidiaLikely(): boolean {
 
 /**
  * The devices to try, in order, for a request. A named device is tried first and CPU after it
- * (the caller prints a one-line notice when it falls back); `auto` tries the fastest likely
- * providers: TensorRT, CUDA (only with an NVIDIA driver), WebGPU (only with a hardware GPU), CPU.
+ * (the caller prints a one-line notice when it falls back); `auto` tries CUDA (only with an
+ * NVIDIA driver), WebGPU (only with a hardware GPU), then CPU. TensorRT is never picked by
+ * `auto`: it builds an engine per input shape (minutes each, and ORT's JS API exposes no engine
+ * cache), which a folder of differently sized images or a tiled frame would pay again and again.
  */
 export function deviceCandidates(request: DeviceRequest): Device[] {
   if (request === 'cpu') return ['cpu'];
   if (request !== 'auto') return [request, 'cpu'];
   const list: Device[] = [];
-  if (nvidiaLikely()) list.push('tensorrt', 'cuda');
+  if (nvidiaLikely()) list.push('cuda');
   if (hardwareWebGpuLikely()) list.push('webgpu');
   list.push('cpu');
   return list;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { ParagonError, mediaError, usageError } from '../errors.ts';
 import { readImage, writePng, imresize, type DecodedImage } from '../image/index.ts';
-import type { Frame } from '../temporal/upscaler.ts';
+import type { PlanarFrame } from '../temporal/upscaler.ts';
 
 /** Extensions read as images (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'] as const;
@@ -177,7 +177,7 @@ export async function prepareItem(
 }
 
 /** Write an upscaled image as PNG at the input's bit depth; alpha is resized bicubically. */
-export async function saveItem(item: ImageItem, input: DecodedImage, out: Frame): Promise<{ width: number; height: number }> {
+export async function saveItem(item: ImageItem, input: DecodedImage, out: PlanarFrame): Promise<{ width: number; height: number }> {
   const alpha = input.alpha ? imresize(input.alpha, 1, input.height, input.width, out.height, out.width) : undefined;
   await writePng(item.output, { width: out.width, height: out.height, rgb: out.rgb, alpha }, { bitDepth: input.bitDepth });
   return { width: out.width, height: out.height };

@@ -21,7 +21,8 @@ export interface OpenOptions extends Omit<UpscalerOptions, 'fp32'> {
 /** Resolve `model` (see resolveModel) and open an upscaler on it. Dispose it when done. */
 export async function openUpscaler(model: string | undefined, opts: OpenOptions = {}): Promise<TemporalUpscaler> {
   const resolved = await resolveModel(model, {
-    mode: opts.mode ?? 'video',
+    // No history (--no-temporal, images): the standard graph does the same work without the state I/O.
+    mode: opts.historyWeight === 0 ? 'standard' : (opts.mode ?? 'video'),
     fp16: opts.fp16 === true,
     ...(opts.modelsDir !== undefined ? { modelsDir: opts.modelsDir } : {}),
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),

@@ -82,3 +82,33 @@ export function blit(
     }
   }
 }
+
+/**
+ * Packed RGB samples (a decoded video frame: rgb24 or rgb48) → planar float 0..1, the layout
+ * {@link import('./upscaler.ts').TemporalUpscaler} takes.
+ */
+export function planarFromPacked(data: Uint8Array | Uint16Array, width: number, height: number): Float32Array {
+  const n = width * height;
+  if (data.length !== 3 * n) throw new Error(`planarFromPacked: ${data.length} samples for ${width}x${height}`);
+  const k = 1 / (data instanceof Uint16Array ? 65535 : 255);
+  const out = new Float32Array(3 * n);
+  for (let i = 0, p = 0; i < n; i++, p += 3) {
+    out[i] = data[p]! * k;
+    out[n + i] = data[p + 1]! * k;
+    out[2 * n + i] = data[p + 2]! * k;
+  }
+  return out;
+}
+
+/** Planar float RGB → packed 8- or 16-bit samples for an encoder, rounded and clamped (NaN → 0). */
+export function packedFromPlanar(rgb: Float32Array, width: number, height: number, bitDepth: 8 | 16): Uint8Array | Uint16Array {
+  const n = width * height;
+  const max = bitDepth === 16 ? 65535 : 255;
+  const out = bitDepth === 16 ? new Uint16Array(3 * n) : new Uint8Array(3 * n);
+  for (let i = 0, p = 0; i < n; i++, p += 3)
+    for (let c = 0; c < 3; c++) {
+      const v = rgb[c * n + i]!;
+      out[p + c] = v > 0 ? (v < 1 ? Math.round(v * max) : max) : 0;
+    }
+  return out;
+}

@@ -18,7 +18,7 @@ import { rolesOf, type Roles } from './roles.ts';
 import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
 
 /** A planar RGB frame: R, G, B planes of width × height float32 in 0..1. */
-export interface Frame {
+export interface PlanarFrame {
   readonly width: number;
   readonly height: number;
   readonly rgb: Float32Array;
@@ -132,13 +132,13 @@ export class TemporalUpscaler implements AsyncDisposable {
    * queued, so frames are processed in call order even when not awaited one by one. The
    * frame's `rgb` is not modified or detached.
    */
-  process(frame: Frame, opts: { cut?: boolean } = {}): Promise<Frame> {
+  process(frame: PlanarFrame, opts: { cut?: boolean } = {}): Promise<PlanarFrame> {
     const next = this.#queue.then(() => this.#process(frame, opts.cut === true));
     this.#queue = next.catch(() => undefined);
     return next;
   }
 
-  async #process(frame: Frame, cut: boolean): Promise<Frame> {
+  async #process(frame: PlanarFrame, cut: boolean): Promise<PlanarFrame> {
     const { width: w, height: h, rgb } = frame;
     if (!(w > 0 && h > 0) || rgb.length !== 3 * w * h)
       throw new ParagonError('internal', `frame of ${w}x${h} has ${rgb.length} samples, expected ${3 * w * h}`);

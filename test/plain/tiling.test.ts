@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planTiles, halveTile, MIN_TILE } from '../../src/temporal/tiles.ts';
-import { reflectIndex, reflectPad } from '../../src/temporal/planes.ts';
+import { packedFromPlanar, planarFromPacked, reflectIndex, reflectPad } from '../../src/temporal/planes.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
 import { readImage, psnrY } from '../../src/image/index.ts';
 import { GraphBuilder } from '../../src/graph/index.ts';
@@ -64,6 +64,17 @@ test('reflect padding mirrors without repeating the edge, folding again past the
     1, 2, 3, 2, 1, 4, 5, 6, 5, 4, 1, 2, 3, 2, 1, 10, 20, 30, 20, 10, 40, 50, 60, 50, 40, 10, 20, 30, 20, 10,
   ]);
   assert.equal(reflectPad(src, 2, 2, 3, 2, 3), src, 'no copy when nothing to pad');
+});
+
+test('packed video samples ↔ planar floats round-trip at 8 and 16 bits; out-of-range and NaN clamp', () => {
+  const p8 = Uint8Array.from({ length: 3 * 5 * 4 }, (_, i) => (i * 37) % 256);
+  const f8 = planarFromPacked(p8, 5, 4);
+  assert.equal(f8[1], Math.fround(p8[3]! / 255), 'R of pixel 1 is packed sample 3');
+  assert.equal(f8[20], Math.fround(p8[1]! / 255), 'G plane starts after 20 R samples');
+  assert.deepEqual(packedFromPlanar(f8, 5, 4, 8), p8);
+  const p16 = Uint16Array.from({ length: 3 * 6 }, (_, i) => (i * 4099) % 65536);
+  assert.deepEqual(packedFromPlanar(planarFromPacked(p16, 3, 2), 3, 2, 16), p16);
+  assert.deepEqual([...packedFromPlanar(Float32Array.of(-0.5, 1.5, NaN), 1, 1, 8)], [0, 255, 0]);
 });
 
 test('tiled = untiled (≥ 50 dB) on Set5 with the official Realtime weights, standard mode', { skip: needShared('models', 'paragonsr2-v11') || needShared('images', 'set5') }, async () => {

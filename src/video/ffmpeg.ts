@@ -30,7 +30,7 @@ const SOURCE_TEXT: Record<ToolSource, string> = {
   option: '--ffmpeg',
   env: 'PARAGON_FFMPEG',
   path: 'PATH',
-  npm: 'npm @ffmpeg-installer',
+  npm: 'npm installer package',
 };
 
 /** One line saying which binaries are used, e.g. for a `--verbose` notice. */

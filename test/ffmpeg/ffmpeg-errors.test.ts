@@ -145,3 +145,20 @@ test('file names with a leading dash and a colon work as input and output', asyn
     process.chdir(cwd);
   }
 });
+
+test('decoding: an abort signal ends iteration with exit 130; leaving the loop early stops ffmpeg', async () => {
+  const src = await clip('cfr-audio.mp4');
+  const ac = new AbortController();
+  let n = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const _ of decodeFrames(src, { signal: ac.signal })) if (++n === 3) ac.abort();
+    })(),
+    isCode(130),
+  );
+  assert.equal(n, 3);
+  // ffmpeg blocks on a full stdout pipe once nobody reads: only a kill lets the loop end.
+  const t0 = Date.now();
+  for await (const f of decodeFrames(src)) if (f.index === 1) break;
+  assert.ok(Date.now() - t0 < 5000);
+});

@@ -114,7 +114,7 @@ test('names with a leading dash and a colon are files, not options or protocols'
 
 test('ffmpeg lookup: PATH first, npm-shipped binaries without PATH, clear errors for bad paths', () => {
   const sys = locateFfmpeg();
-  assert.match(describeTools(sys), /ffmpeg .* \((PATH|npm @ffmpeg-installer|PARAGON_FFMPEG)\)/);
+  assert.match(describeTools(sys), /ffmpeg .* \((PATH|npm installer package|PARAGON_FFMPEG)\)/);
   const savedPath = process.env.PATH;
   const savedEnv = process.env.PARAGON_FFMPEG;
   try {

@@ -133,6 +133,36 @@ test('baked-alpha export (Python style): the two-run reset equals the alpha = 0 
   }
 });
 
+test('feature-tap export (features out, no history in): one notice, frames run on their own', { skip }, async () => {
+  const { h, w, t } = await fixture('realtime_x2');
+  const d = await directVideo('realtime_x2');
+  // The Python "feature tap": the standard graph with conv_in's output exported as a second output.
+  const m = decodeModel(buildOnnx(d.ck.arch, d.ck.stateDict, { upsamplerAlpha: d.ck.upsamplerAlpha }));
+  const convIn = m.graph.nodes.find((n) => n.opType === 'Conv' && n.inputs.includes('conv_in.weight'));
+  assert.ok(convIn, 'conv_in node');
+  m.graph.nodes.push({ name: 'tap', opType: 'Identity', inputs: [convIn.outputs[0]!], outputs: ['feature_map'], attributes: [] });
+  m.graph.outputs.push({ name: 'feature_map', elemType: 1, dims: ['N', 16, 'H', 'W'] });
+  m.metadata = [];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'paragon-tap-'));
+  const file = path.join(dir, 'tap.onnx');
+  await writeFile(file, encodeModel(m));
+  try {
+    const notices: string[] = [];
+    await using up = await openUpscaler(file, { historyWeight: 0.2, device: 'cpu', onNotice: (l) => notices.push(l) });
+    assert.equal(up.info.signature, 'python-feature-tap');
+    assert.equal(up.historyWeight, 0);
+    await up.process({ width: w, height: h, rgb: t('video.frame1.input') });
+    const o2 = await up.process({ width: w, height: h, rgb: t('video.frame2.input') });
+    assert.equal(notices.length, 1);
+    assert.match(notices[0]!, /tap\.onnx: .*cannot reach the image/);
+    const solo = await d.run(t('video.frame2.input'), h, w, 0);
+    assert.ok(maxDiff(o2.rgb, solo.out) < 1e-5, 'frame 2 = no-history output');
+    await d.s.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('NaN guard: tiles an fp16 model overflows on are rerun at fp32', { skip }, async () => {
   const { h, w, t } = await fixture('stream_x2');
   // The golden Stream weights have large LayerScale gammas; an over-range frame (values to 10,

@@ -117,7 +117,9 @@ export async function createEncoder(outFile: string, opts: EncoderOptions): Prom
     const audio = opts.audio === false ? [] : source.audio;
     const subs = opts.subtitles === false ? [] : source.subtitles;
     const atts = opts.subtitles === false ? 0 : source.attachments.length;
-    return audio.length + subs.length + atts > 0 ? ['-map_metadata', '1', '-map_chapters', '1', ...streamArgs(container, audio, subs, atts, ext, notice)] : [];
+    // Global metadata and chapters too; never the video stream's tags (old ffmpeg keeps the
+    // rotation there as a `rotate` tag, which would turn the already upright frames again).
+    return ['-map_metadata', '1', '-map_chapters', '1', ...streamArgs(container, audio, subs, atts, ext, notice)];
   };
 
   const frameBytes = width * height * 3 * (bitDepth / 8);
@@ -136,7 +138,7 @@ export async function createEncoder(outFile: string, opts: EncoderOptions): Prom
       '-copyts',
       ...(offsetNs > 0n ? ['-itsoffset', `-${Number(offsetNs) / 1e9}`] : []),
       '-f', 'matroska', '-i', 'pipe:0',
-      ...(source && carried.length > 0 ? ['-i', fileArg(source.file)] : []),
+      ...(source ? ['-i', fileArg(source.file)] : []),
       '-map', '0:v:0', ...carried,
       '-vf', filters.join(','),
       caps.fpsModeFlag, 'passthrough', '-enc_time_base:v', `${tbNum}/${tbDen}`,

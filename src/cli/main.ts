@@ -11,6 +11,8 @@ const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load()
 /** Subcommands by name; each file under src/cli/ default-exports a citty command. */
 export const subCommands = {
   convert: lazy(() => import('./convert.ts')),
+  degrade: lazy(() => import('./degrade.ts')),
+  eval: lazy(() => import('./eval.ts')),
   info: lazy(() => import('./info.ts')),
   scenes: lazy(() => import('./scenes.ts')),
   upscale: lazy(() => import('./upscale.ts')),

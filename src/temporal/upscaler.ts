@@ -55,6 +55,19 @@ export interface UpscalerStats {
   runs: number;
 }
 
+/**
+ * Where a clip stands between two frames: the feature state and the size it belongs to, and the
+ * counters. A video run saves one with each checkpoint so a later run continues the clip exactly
+ * (`--resume`).
+ */
+export interface UpscalerSnapshot {
+  /** Feature state (C × padded H × padded W), or undefined when the next frame starts fresh. */
+  readonly state: Float32Array | undefined;
+  /** Size of the last frame processed (undefined before the first). */
+  readonly last: { readonly width: number; readonly height: number } | undefined;
+  readonly stats: UpscalerStats;
+}
+
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
 /** Carries feature state across frames through a (video-mode) model. Dispose to release the sessions. */
@@ -125,6 +138,25 @@ export class TemporalUpscaler implements AsyncDisposable {
   /** Forget the feature state: the next frame starts from no history. */
   reset(): void {
     this.#state = undefined;
+  }
+
+  /** The clip's position (a copy): call it between frames, i.e. with no {@link process} call pending. */
+  snapshot(): UpscalerSnapshot {
+    const last = this.#last ? { width: this.#last.w, height: this.#last.h } : undefined;
+    return { state: this.#state?.slice(), last, stats: { ...this.stats } };
+  }
+
+  /** Continue from a {@link snapshot} (of the same model and settings), before the next frame. */
+  restore(s: UpscalerSnapshot): void {
+    if (s.state && s.last) {
+      const pm = this.info.padMultiple;
+      const c = s.state.length / (roundUp(s.last.height, pm) * roundUp(s.last.width, pm));
+      if (!Number.isInteger(c) || (this.#channels !== undefined && c !== this.#channels))
+        throw new ParagonError('model', `saved feature state (${s.state.length} values) does not fit a ${s.last.width}x${s.last.height} frame of this model`, { file: this.info.file });
+    }
+    this.#state = this.#weight > 0 ? s.state?.slice() : undefined;
+    this.#last = s.last ? { w: s.last.width, h: s.last.height } : undefined;
+    Object.assign(this.stats, s.stats);
   }
 
   /**

@@ -1,11 +1,17 @@
 /**
  * `paragon upscale INPUT -o OUTPUT`: an image, a folder of images (mirrored into the output
  * folder), or a video. Flags map one to one onto {@link runUpscale}.
+ *
+ * `--temporal W` is the weight of the PREVIOUS frame's features (the reference code's `alpha`):
+ * 0 = the current frame only, larger = smoother. The seed guide states the opposite convention
+ * (W as the weight of the current frame); paragon follows the reference code.
  */
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
 import { parseDevice } from '../runtime/devices.ts';
 import { runUpscale } from '../pipeline/job.ts';
+import { parseFrames } from '../pipeline/video.ts';
+import { VIDEO_CODECS, type VideoCodec } from '../video/containers.ts';
 import { rejectUnknownFlags } from './args.ts';
 import { claimInterrupt, interrupted } from './interrupt.ts';
 
@@ -33,10 +39,20 @@ const argsDef = {
   device: { type: 'string', default: 'auto', description: 'auto | cpu | webgpu | cuda | tensorrt (falls back to cpu with a notice)' },
   tile: { type: 'string', description: 'Tile size in input pixels (0 = whole frame; halved automatically on out-of-memory)' },
   fp16: { type: 'boolean', description: 'Half-precision graph (checkpoints); frames that overflow are rerun at fp32' },
-  temporal: { type: 'string', description: 'History weight W for video (default 0.2); --no-temporal = 0' },
+  temporal: {
+    type: 'string',
+    description: 'Video: weight W of the previous frame\'s features, 0 = current frame only (default 0.2; the seed guide states the opposite convention); --no-temporal = 0',
+  },
   recursive: { type: 'boolean', alias: 'r', description: 'Include subfolders (mirrored in the output)' },
+  codec: { type: 'string', description: `Video codec: ${VIDEO_CODECS.join(', ')} (default: x264; vp9 for .webm)` },
+  crf: { type: 'string', description: 'Video quality (codec scale; default x264 18, x265 20, av1 26, vp9 24)' },
+  preset: { type: 'string', description: 'Encoder speed preset (x264/x265 names; SVT-AV1 0-13; vp9 cpu-used)' },
+  ffmpeg: { type: 'string', description: 'ffmpeg binary to use (ffprobe is looked for beside it)' },
+  frames: { type: 'string', description: 'Video: only source frames FROM:TO (0-based, TO excluded; e.g. 0:240, 1000:)' },
+  resume: { type: 'boolean', description: 'Video: continue an interrupted run from its last checkpoint' },
+  checkpoint: { type: 'string', description: 'Video: frames per resumable segment (default 240)' },
   report: { type: 'string', description: 'Write a JSON report of the run to this file' },
-  progress: { type: 'string', description: "'json': one JSON line per item on stdout" },
+  progress: { type: 'string', description: "'json': one JSON object per update on stdout; 'text' (default): a bar when stderr is a terminal" },
   threads: { type: 'string', description: 'CPU threads per operator (default: all cores)' },
 } as const;
 
@@ -44,7 +60,7 @@ export default defineCommand({
   meta: {
     name: 'upscale',
     description:
-      'Upscale an image, a folder of images or a video. Images become PNG (16-bit in → 16-bit out, alpha kept); complete outputs are skipped.',
+      'Upscale an image, a folder of images or a video. Images become PNG (16-bit in → 16-bit out, alpha kept); complete outputs are skipped. Videos keep their timestamps, audio and subtitles; the container follows the output extension (.mp4 .mkv .mov .webm).',
   },
   args: argsDef,
   async run({ args, rawArgs }) {
@@ -53,8 +69,14 @@ export default defineCommand({
       throw usageError(`--progress ${args.progress}: expected json or text`);
     const tile = intFlag('tile', args.tile);
     const threads = intFlag('threads', args.threads, 1);
+    const crf = intFlag('crf', args.crf);
+    const checkpoint = intFlag('checkpoint', args.checkpoint, 1);
     const w = historyWeight(args.temporal as string | boolean | undefined);
+    if (args.codec !== undefined && !(VIDEO_CODECS as readonly string[]).includes(args.codec))
+      throw usageError(`--codec ${args.codec}: expected one of ${VIDEO_CODECS.join(', ')}`);
+    const frames = args.frames !== undefined ? parseFrames(args.frames) : undefined;
     const json = args.progress === 'json';
+    const bar = !json && process.stderr.isTTY === true;
     const release = claimInterrupt();
     try {
       await runUpscale({
@@ -68,8 +90,16 @@ export default defineCommand({
         recursive: args.recursive === true,
         ...(threads !== undefined ? { cpu: { intraOpThreads: threads } } : {}),
         ...(args.report !== undefined ? { report: args.report } : {}),
+        ...(args.codec !== undefined ? { codec: args.codec as VideoCodec } : {}),
+        ...(crf !== undefined ? { crf } : {}),
+        ...(args.preset !== undefined ? { preset: args.preset } : {}),
+        ...(args.ffmpeg !== undefined ? { ffmpeg: args.ffmpeg } : {}),
+        ...(frames !== undefined ? { frames } : {}),
+        ...(checkpoint !== undefined ? { checkpoint } : {}),
+        resume: args.resume === true,
         log: (line) => process.stderr.write(`paragon: ${line}\n`),
         ...(json ? { progress: (e: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(e)}\n`) } : {}),
+        ...(bar ? { bar: (text: string) => process.stderr.write(text) } : {}),
         signal: interrupted,
       });
     } finally {

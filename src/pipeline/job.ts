@@ -1,7 +1,7 @@
 /**
- * An upscale job over an image, a folder of images, or (through the video hook) a video: resolve
- * the model once, run every item, report each bad item in one line and carry on, write a JSON
- * report, and fail at the end (exit 4) when any item failed.
+ * An upscale job over an image, a folder of images, or a video (handed to video.ts): resolve the
+ * model once, run every item, report each bad item in one line and carry on, write a JSON report,
+ * and fail at the end (exit 4) when any item failed.
  */
 import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,8 +10,9 @@ import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
 import type { ModelInfo } from '../runtime/model-info.ts';
 import { openUpscaler } from '../temporal/open.ts';
 import type { UpscalerStats } from '../temporal/upscaler.ts';
+import type { VideoCodec } from '../video/containers.ts';
 import { IMAGE_EXTENSIONS, isImagePath, planFolder, prepareItem, saveItem, singleOutput, type ImageItem } from './images.ts';
-import { isVideoPath, upscaleVideo } from './video.ts';
+import { isVideoPath, upscaleVideo, type VideoReport } from './video.ts';
 
 /** Options of {@link runUpscale} (the `paragon upscale` flags). */
 export interface UpscaleJobOptions {
@@ -22,7 +23,10 @@ export interface UpscaleJobOptions {
   readonly device?: DeviceRequest;
   readonly tile?: number;
   readonly fp16?: boolean;
-  /** History weight for video (`--temporal W`; 0 = `--no-temporal`). Images always use 0. */
+  /**
+   * History weight W for video (`--temporal W`, default 0.2; 0 = `--no-temporal`): the weight of the
+   * previous frame's features, 0 = the current frame only. Images always use 0.
+   */
   readonly historyWeight?: number;
   readonly recursive?: boolean;
   readonly cpu?: CpuOptions;
@@ -34,6 +38,19 @@ export interface UpscaleJobOptions {
   readonly progress?: (event: Record<string, unknown>) => void;
   /** Ctrl+C: stop after the image in flight, write the report so far, throw `interrupted` (exit 130). */
   readonly signal?: AbortSignal;
+  /** Terminal progress bar for video: receives `\r`-redrawn text (stderr when it is a TTY). */
+  readonly bar?: (text: string) => void;
+  /** Video: `--codec` (default: the container's), `--crf`, `--preset`, `--ffmpeg PATH`. */
+  readonly codec?: VideoCodec;
+  readonly crf?: number;
+  readonly preset?: string;
+  readonly ffmpeg?: string;
+  /** Video: `--frames FROM:TO`, source frame indices, TO exclusive. */
+  readonly frames?: { readonly from: number; readonly to: number | undefined };
+  /** Video: `--resume` an interrupted run from its checkpoint. */
+  readonly resume?: boolean;
+  /** Video: frames per resumable segment (`--checkpoint N`, default 240). */
+  readonly checkpoint?: number;
 }
 
 /** Outcome of one item. */
@@ -61,10 +78,14 @@ export interface JobReport {
 }
 
 /** Run `paragon upscale`; throws a media error (exit 4) after finishing when any item failed. */
-export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport> {
+export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | VideoReport> {
   const t0 = performance.now();
   const kind = await inputKind(opts.input);
-  if (kind === 'video') return upscaleVideo(opts) as never;
+  if (kind === 'video') {
+    const report = await upscaleVideo(opts);
+    if (opts.report) await writeReport(opts.report, report);
+    return report;
+  }
   const log = opts.log ?? (() => undefined);
 
   let items: ImageItem[];

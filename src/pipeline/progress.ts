@@ -1,0 +1,123 @@
+/**
+ * Progress of a video run: a bar redrawn in place on a terminal (frames, fps, ETA), a plain line
+ * now and then when stderr is not a terminal, or one JSON object per update (`--progress json`).
+ * Updates are throttled; the last one is always shown.
+ */
+
+/** One progress update. */
+export interface ProgressEvent {
+  readonly event: 'progress';
+  /** Output frames done, including frames a resumed run had already finished. */
+  readonly frames: number;
+  /** Frames expected in all, when the container says. */
+  readonly total: number | undefined;
+  /** Frames per second of this run so far. */
+  readonly fps: number;
+  /** Seconds left at that rate, when the total is known. */
+  readonly eta: number | undefined;
+  readonly elapsed: number;
+}
+
+/** Where updates go. */
+export type ProgressMode = 'bar' | 'lines' | 'json' | 'none';
+
+/** Seconds as h:mm:ss or m:ss. */
+export function clock(s: number): string {
+  const t = Math.max(0, Math.round(s));
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = String(t % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** Where {@link Progress} writes. */
+export interface ProgressSink {
+  readonly mode: ProgressMode;
+  /** JSON mode: receives each update as an object. */
+  readonly json?: (event: Record<string, unknown>) => void;
+  /** Bar and lines modes: receives ready-made text (a `\r`-redrawn bar, or whole lines). */
+  readonly text?: (text: string) => void;
+}
+
+/** Tracks frames done and reports them in the chosen mode. */
+export class Progress {
+  readonly #sink: ProgressSink;
+  readonly #total: number | undefined;
+  readonly #start = performance.now();
+  readonly #base: number;
+  #frames: number;
+  #lastShown = 0;
+  #lastPlain = 0;
+  #drawn = false;
+
+  /** `done` frames were finished before this run (resume): they count as done but not towards the rate. */
+  constructor(sink: ProgressSink, total: number | undefined, done = 0) {
+    this.#sink = sink;
+    this.#total = total;
+    this.#base = done;
+    this.#frames = done;
+  }
+
+  /** The current numbers. */
+  snapshot(): ProgressEvent {
+    const elapsed = (performance.now() - this.#start) / 1000;
+    const fps = elapsed > 0 ? (this.#frames - this.#base) / elapsed : 0;
+    const total = this.#total !== undefined ? Math.max(this.#total, this.#frames) : undefined;
+    const eta = total !== undefined && fps > 0 ? (total - this.#frames) / fps : undefined;
+    return { event: 'progress', frames: this.#frames, total, fps, eta, elapsed };
+  }
+
+  /** Count `n` more frames done. */
+  tick(n = 1): void {
+    this.#frames += n;
+    const now = performance.now();
+    if (now - this.#lastShown >= (this.#sink.mode === 'bar' ? 200 : 500)) this.#show(now, false);
+  }
+
+  /** Show the final numbers (and end the bar's line). */
+  end(): void {
+    if (this.#sink.mode === 'none') return;
+    this.#show(performance.now(), true);
+    if (this.#sink.mode === 'bar' && this.#drawn) this.#sink.text?.('\n');
+    this.#drawn = false;
+  }
+
+  /** Erase the bar so a notice can be printed on a clean line; the next update redraws it. */
+  clear(): void {
+    if (this.#sink.mode === 'bar' && this.#drawn) this.#sink.text?.('\r\x1b[2K');
+    this.#drawn = false;
+  }
+
+  #show(now: number, final: boolean): void {
+    this.#lastShown = now;
+    const p = this.snapshot();
+    switch (this.#sink.mode) {
+      case 'json':
+        this.#sink.json?.({ ...p, fps: round(p.fps, 2), eta: p.eta === undefined ? null : round(p.eta, 1), elapsed: round(p.elapsed, 1) });
+        break;
+      case 'bar':
+        this.#sink.text?.(`\r\x1b[2K${this.#line(p, 30)}`);
+        this.#drawn = true;
+        break;
+      case 'lines':
+        if (final || now - this.#lastPlain >= 10_000) {
+          this.#lastPlain = now;
+          this.#sink.text?.(`paragon: ${this.#line(p, 0)}\n`);
+        }
+        break;
+      case 'none':
+    }
+  }
+
+  #line(p: ProgressEvent, width: number): string {
+    const frac = p.total ? Math.min(1, p.frames / p.total) : undefined;
+    const filled = frac !== undefined ? Math.round(frac * width) : 0;
+    const bar = width > 0 && frac !== undefined ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : '';
+    const count = p.total !== undefined ? `${p.frames}/${p.total} frames` : `${p.frames} frames`;
+    const pct = frac !== undefined ? ` ${(frac * 100).toFixed(0)}%` : '';
+    const eta = p.eta !== undefined ? `, ETA ${clock(p.eta)}` : '';
+    return `${bar}${count}${pct}, ${p.fps.toFixed(p.fps < 10 ? 2 : 1)} fps, ${clock(p.elapsed)} elapsed${eta}`;
+  }
+}
+
+const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;

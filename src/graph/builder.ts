@@ -230,10 +230,15 @@ export class GraphBuilder {
     });
   }
 
-  /** Exact GELU: 0.5·x·(1 + erf(x/√2)) (opset 17 has no Gelu op). */
+  /**
+   * Exact GELU, `x·(1 + erf(x/√2))·0.5`, spelled as torch.onnx.export spells it for opset < 20
+   * (opset 17 has no Gelu op): Div by √2, Erf, Add 1, Mul x, Mul 0.5. onnxruntime's GeluFusion
+   * recognises exactly this pattern (a Mul by 1/√2 instead of the Div is NOT fused) and runs one
+   * Gelu kernel instead of five element-wise passes.
+   */
   gelu(x: Val): Val {
-    const e = this.erf(this.mul(x, this.constF(Math.SQRT1_2)));
-    return this.mul(this.mul(x, this.constF(0.5)), this.add(e, this.constF(1)));
+    const e = this.erf(this.div(x, this.constF(Math.SQRT2)));
+    return this.mul(this.mul(x, this.add(e, this.constF(1))), this.constF(0.5));
   }
 
   /** Assemble the ModelProto. */

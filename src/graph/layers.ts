@@ -6,12 +6,15 @@ import { modelError } from '../errors.ts';
 import type { StateDict, Tensor } from '../weights/types.ts';
 import { DataType } from './onnx-proto.ts';
 import type { GraphBuilder, Val } from './builder.ts';
+import { scaleOut, type ConvW } from './fold.ts';
 
-/** What the layer helpers need: the builder, the tensors, and a file name for errors. */
+/** What the layer helpers need: the builder, the tensors, a file name for errors, the graph kind. */
 export interface Ctx {
   readonly b: GraphBuilder;
   readonly sd: StateDict;
   readonly file: string;
+  /** Build the optimised graph (constants folded into weights); false = mirror the reference. */
+  readonly fast: boolean;
 }
 
 /** A tensor of the state dict; a missing one is a model error (detection should have caught it). */
@@ -30,6 +33,30 @@ export function conv(ctx: Ctx, x: Val, name: string, opts: { pad?: number | [num
   const bias = ctx.sd.has(`${name}.bias`) ? param(ctx, `${name}.bias`) : undefined;
   const pad: [number, number] = typeof opts.pad === 'number' ? [opts.pad, opts.pad] : (opts.pad ?? [0, 0]);
   return ctx.b.conv(x, ctx.b.weight(`${name}.weight`, w), bias, [w.shape[2]!, w.shape[3]!], { ...opts, pad });
+}
+
+/** The weights (and bias) of nn.Conv2d `name`. */
+export function convW(ctx: Ctx, name: string): ConvW {
+  const w = tensor(ctx, `${name}.weight`);
+  const bias = ctx.sd.get(`${name}.bias`)?.data;
+  return { w: w.data, shape: w.shape as ConvW['shape'], ...(bias ? { bias } : {}) };
+}
+
+/** A conv with computed weights `cw`, stored under the unique initializer name `key`. */
+export function convWith(ctx: Ctx, x: Val, key: string, cw: ConvW, opts: { pad?: [number, number]; group?: number; dilation?: number } = {}): Val {
+  const { b } = ctx;
+  const [, , kh, kw] = cw.shape;
+  const bias = cw.bias && b.weight(`${key}.bias`, { data: cw.bias, shape: [cw.bias.length] });
+  return b.conv(x, b.weight(`${key}.weight`, { data: cw.w, shape: cw.shape }), bias, [kh, kw], { ...opts, pad: opts.pad ?? [kh >> 1, kw >> 1] });
+}
+
+/**
+ * `conv(x)·gamma` for conv `name` followed by LayerScale `gammaName`: one conv with the gamma
+ * folded into its weights in the fast graph, a conv and a Mul in the literal one.
+ */
+export function scaledConv(ctx: Ctx, x: Val, name: string, gammaName: string): Val {
+  if (!ctx.fast) return layerScale(ctx, conv(ctx, x, name), gammaName);
+  return convWith(ctx, x, `${name}*${gammaName}`, scaleOut(convW(ctx, name), tensor(ctx, `${gammaName}.gamma`).data));
 }
 
 /** 3×3 conv with padding 1 (the common case). */

@@ -9,6 +9,7 @@ import { META, VARIANT_DEFAULTS, type ArchSpec, type StateDict } from '../weight
 import { GraphBuilder, type Val } from './builder.ts';
 import { basePath } from './base-path.ts';
 import { conv3, param, type Ctx } from './layers.ts';
+import { fastOutput } from './fast-tail.ts';
 import type { Dim } from './onnx-proto.ts';
 import { realtimeBody } from './realtime.ts';
 import { streamBody } from './stream.ts';
@@ -33,7 +34,10 @@ export interface BuildOptions {
   upsamplerAlpha: number;
   /** SHA-256 of the checkpoint, recorded in the metadata. */
   sha256?: string;
-  /** The straightforward graph mirroring the reference (currently the only graph). */
+  /**
+   * The straightforward graph mirroring the reference op for op (for debugging). Default: the
+   * fast graph — the same function, with constants folded and everything at low resolution.
+   */
   literal?: boolean;
   /** File name for error messages. */
   file?: string;
@@ -54,7 +58,8 @@ export function buildGraph(arch: ArchSpec, stateDict: StateDict, opts: BuildOpti
   if (opts.static && !opts.static.every((n) => Number.isInteger(n) && n > 0))
     throw usageError(`static size must be positive integers, got ${opts.static.join('x')}`);
   const b = new GraphBuilder(opts.fp16 === true);
-  const ctx: Ctx = { b, sd: stateDict, file: opts.file ?? '<state dict>' };
+  const fast = opts.literal !== true;
+  const ctx: Ctx = { b, sd: stateDict, file: opts.file ?? '<state dict>', fast };
   const { scale: s, channels: C } = arch;
   const st = opts.static;
   const N: Dim = st ? 1 : 'N';
@@ -62,7 +67,6 @@ export function buildGraph(arch: ArchSpec, stateDict: StateDict, opts: BuildOpti
   const [sH, sW]: [Dim, Dim] = st ? [st[0] * s, st[1] * s] : ['sH', 'sW'];
 
   const x = b.input('input', b.ft, [N, 3, H, W]);
-  const base = basePath(ctx, x, s, a);
   let feat = conv3(ctx, x, 'conv_in');
   if (opts.video) {
     const prev = b.input('prev_feat', b.ft, [N, C, H, W]);
@@ -70,11 +74,14 @@ export function buildGraph(arch: ArchSpec, stateDict: StateDict, opts: BuildOpti
     const alpha = b.input('alpha', b.ft, st ? [1, 1, 1, 1] : ['alpha_N', 1, 'alpha_H', 'alpha_W']);
     feat = b.add(b.mul(b.sub(b.constF(1), alpha), feat), b.mul(alpha, prev));
   }
-  let y: Val = BODIES[arch.variant](ctx, feat, arch);
-  y = conv3(ctx, y, 'conv_mid');
-  y = b.depthToSpace(conv3(ctx, y, 'up.0'), s);
-  const detail = b.mul(conv3(ctx, y, 'conv_out'), param(ctx, 'detail_gain'));
-  b.output('output', b.add(base, detail), b.ft, [N, 3, sH, sW]);
+  const m = conv3(ctx, BODIES[arch.variant](ctx, feat, arch), 'conv_mid');
+  let out: Val;
+  if (fast) out = fastOutput(ctx, x, m, s, a);
+  else {
+    const detail = b.mul(conv3(ctx, b.depthToSpace(conv3(ctx, m, 'up.0'), s), 'conv_out'), param(ctx, 'detail_gain'));
+    out = b.add(basePath(ctx, x, s, a), detail);
+  }
+  b.output('output', out, b.ft, [N, 3, sH, sW]);
   if (opts.video) b.output('feature_map', feat, b.ft, [N, C, H, W]);
 
   const metadata: [string, string][] = [
@@ -85,8 +92,7 @@ export function buildGraph(arch: ArchSpec, stateDict: StateDict, opts: BuildOpti
     [META.mode, opts.video ? 'video' : 'standard'],
     [META.upsamplerAlpha, String(a)],
     [META.precision, opts.fp16 ? 'fp16' : 'fp32'],
-    // Only the literal graph exists so far; an optimised one will go behind `literal: false`.
-    [META.graph, 'literal'],
+    [META.graph, fast ? 'fast' : 'literal'],
     [META.producer, PARAGON_VERSION],
   ];
   if (opts.video) metadata.push([META.historyWeight, HISTORY_WEIGHT_TEXT]);

@@ -86,23 +86,23 @@ export async function muxSegments(segments: readonly MuxSegment[], output: strin
   const subs = opts.subtitles === false ? [] : source.subtitles;
   const atts = opts.subtitles === false ? 0 : source.attachments.length;
   const start0 = segments[0]!.startUs ?? 0;
-  const sourceInput = excerpt
-    ? [
-        '-ss', String(excerpt.from),
-        ...(excerpt.to !== undefined ? ['-t', String(Math.max(0, excerpt.to - excerpt.from))] : []),
-        ...(excerpt.shift !== 0 ? ['-itsoffset', String(-excerpt.shift)] : []),
-      ]
+  // An excerpt: the source's streams shifted like the video, then cut to the video's span by
+  // output-side -ss/-t (with -copyts, input-side ones would keep everything before the span).
+  const shiftIn = excerpt && excerpt.shift !== 0 ? ['-itsoffset', String(-excerpt.shift)] : [];
+  const span = excerpt
+    ? ['-ss', String(excerpt.from - excerpt.shift), ...(excerpt.to !== undefined ? ['-t', String(Math.max(0, excerpt.to - excerpt.from))] : [])]
     : [];
   const args = [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'level+warning', '-y',
     '-copyts',
     ...(start0 !== 0 ? ['-itsoffset', seconds(start0)] : []),
     '-f', 'concat', '-safe', '0', '-i', list,
-    ...sourceInput, '-i', fileArg(source.file),
+    ...shiftIn, '-i', fileArg(source.file),
     '-map', '0:v:0',
     '-map_metadata', '1', '-map_chapters', excerpt ? '-1' : '1',
     ...streamArgs(container, audio, subs, atts, ext, notice),
     '-c:v', 'copy',
+    ...span,
     '-max_muxing_queue_size', '4096',
     ...container.muxerArgs,
     '-f', container.format, temp,

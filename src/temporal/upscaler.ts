@@ -162,18 +162,23 @@ export class TemporalUpscaler implements AsyncDisposable {
   /**
    * Upscale one frame. `cut: true` marks the first frame of a new shot (no history). Calls are
    * queued, so frames are processed in call order even when not awaited one by one. The
-   * frame's `rgb` is not modified or detached.
+   * frame's `rgb` is not modified or detached. `alpha` overrides the history weight for this
+   * frame (video-mode models, when state is kept, i.e. a history weight > 0 was opened): a scalar,
+   * or a per-pixel map of width × height (see src/temporal/history-weight.ts), padded and tiled
+   * like the frame.
    */
-  process(frame: PlanarFrame, opts: { cut?: boolean } = {}): Promise<PlanarFrame> {
-    const next = this.#queue.then(() => this.#process(frame, opts.cut === true));
+  process(frame: PlanarFrame, opts: { cut?: boolean; alpha?: Float32Array | number } = {}): Promise<PlanarFrame> {
+    const next = this.#queue.then(() => this.#process(frame, opts.cut === true, opts.alpha));
     this.#queue = next.catch(() => undefined);
     return next;
   }
 
-  async #process(frame: PlanarFrame, cut: boolean): Promise<PlanarFrame> {
+  async #process(frame: PlanarFrame, cut: boolean, alpha?: Float32Array | number): Promise<PlanarFrame> {
     const { width: w, height: h, rgb } = frame;
     if (!(w > 0 && h > 0) || rgb.length !== 3 * w * h)
       throw new ParagonError('internal', `frame of ${w}x${h} has ${rgb.length} samples, expected ${3 * w * h}`);
+    if (typeof alpha === 'number' ? !(alpha >= 0 && alpha < 1) : alpha !== undefined && alpha.length !== w * h)
+      throw new ParagonError('internal', `alpha for a ${w}x${h} frame must be a weight in [0, 1) or ${w * h} of them`);
     const pm = this.info.padMultiple;
     const H = roundUp(h, pm);
     const W = roundUp(w, pm);
@@ -183,7 +188,8 @@ export class TemporalUpscaler implements AsyncDisposable {
     const input = reflectPad(rgb, 3, h, w, H, W);
     for (;;) {
       try {
-        const { out, feat, scale } = await this.#runFrame(input, H, W, fresh ? undefined : this.#state);
+        const a = alpha instanceof Float32Array ? reflectPad(alpha, 1, h, w, H, W) : alpha;
+        const { out, feat, scale } = await this.#runFrame(input, H, W, fresh ? undefined : this.#state, a);
         this.#state = this.#weight > 0 ? feat : undefined;
         this.#last = { w, h };
         this.stats.frames++;
@@ -200,18 +206,18 @@ export class TemporalUpscaler implements AsyncDisposable {
   }
 
   /** Run every tile of a padded frame; `prev` is the full-frame state or undefined for no history. */
-  async #runFrame(input: Float32Array, H: number, W: number, prev: Float32Array | undefined) {
+  async #runFrame(input: Float32Array, H: number, W: number, prev: Float32Array | undefined, alpha?: Float32Array | number) {
     const tiles = planTiles(H, W, this.stats.tile, this.#overlap, this.info.padMultiple);
     let out: Float32Array | undefined;
     let feat: Float32Array | undefined;
     let scale = this.info.scale;
     for (const { core, run } of tiles) {
-      let r = await this.#runTile(this.#session, this.roles, input, H, W, run, prev);
+      let r = await this.#runTile(this.#session, this.roles, input, H, W, run, prev, alpha);
       if (hasNonFinite(r.out) || (r.feat && hasNonFinite(r.feat))) {
         if (this.#opts.fp32 && this.info.precision === 'fp16') {
           this.#fp32 ??= this.#opts.fp32().then((s) => ({ session: s, roles: rolesOf(this.info.file, s.inputs, s.outputs) }));
           const f = await this.#fp32;
-          r = await this.#runTile(f.session, f.roles, input, H, W, run, prev);
+          r = await this.#runTile(f.session, f.roles, input, H, W, run, prev, alpha);
           this.stats.nanReruns++;
         } else {
           if (this.stats.nonFinite++ === 0) this.#opts.onNotice?.(`${this.info.file}: output holds NaN/Inf (no fp32 model to rerun with); shown as black`);
@@ -232,7 +238,7 @@ export class TemporalUpscaler implements AsyncDisposable {
   }
 
   /** Run one region through a session in the model's drive mode. */
-  async #runTile(session: ModelSession, roles: Roles, input: Float32Array, H: number, W: number, run: Rect, prev: Float32Array | undefined) {
+  async #runTile(session: ModelSession, roles: Roles, input: Float32Array, H: number, W: number, run: Rect, prev: Float32Array | undefined, alpha?: Float32Array | number) {
     const x = own(crop(input, 3, H, W, run), input);
     const img = { data: x, dims: [1, 3, run.h, run.w] };
     const c = this.#channels;
@@ -248,11 +254,13 @@ export class TemporalUpscaler implements AsyncDisposable {
         res = await this.#infer(session, roles, { [roles.input]: img });
         break;
       case 'video': {
-        const a = prev ? this.#weight : 0;
+        // A per-pixel map is sliced like the frame; the graph's alpha broadcasts [1,1,h,w] or [1,1,1,1].
+        const map = prev && alpha instanceof Float32Array ? own(crop(alpha, 1, H, W, run), alpha) : undefined;
+        const a = prev ? (typeof alpha === 'number' ? alpha : this.#weight) : 0;
         res = await this.#infer(session, roles, {
           [roles.input]: img,
           [roles.prev!]: prev ? history() : zeros(),
-          [roles.alpha!]: { data: Float32Array.of(a), dims: [1, 1, 1, 1] },
+          [roles.alpha!]: map ? { data: map, dims: [1, 1, run.h, run.w] } : { data: Float32Array.of(a), dims: [1, 1, 1, 1] },
         });
         break;
       }

@@ -10,8 +10,10 @@ const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load()
 
 /** Subcommands by name; each file under src/cli/ default-exports a citty command. */
 export const subCommands = {
+  bench: lazy(() => import('./bench.ts')),
   convert: lazy(() => import('./convert.ts')),
   degrade: lazy(() => import('./degrade.ts')),
+  engine: lazy(() => import('./engine.ts')),
   eval: lazy(() => import('./eval.ts')),
   info: lazy(() => import('./info.ts')),
   scenes: lazy(() => import('./scenes.ts')),

@@ -47,7 +47,7 @@ export class Progress {
   readonly #base: number;
   #frames: number;
   #lastShown = 0;
-  #lastPlain = 0;
+  #lastPlain = performance.now();
   #drawn = false;
 
   /** `done` frames were finished before this run (resume): they count as done but not towards the rate. */

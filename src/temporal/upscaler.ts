@@ -201,6 +201,7 @@ export class TemporalUpscaler implements AsyncDisposable {
         if (next === 0) throw new ParagonError('resources', `out of memory even with ${this.stats.tile || Math.max(H, W)}-pixel tiles`, { file: this.info.file, cause: e });
         this.#opts.onNotice?.(`out of memory at ${this.stats.tile ? `tile ${this.stats.tile}` : 'full frame'}; retrying with tile ${next}`);
         this.stats.tile = next;
+        if (this.#state?.length === 0) this.#state = undefined;
       }
     }
   }
@@ -224,6 +225,8 @@ export class TemporalUpscaler implements AsyncDisposable {
         }
       }
       scale = r.scale;
+      // One tile is the whole frame: its outputs are the frame's, no copies (tens of MB a frame).
+      if (tiles.length === 1) return { out: r.out, feat: this.#weight > 0 ? r.feat : undefined, scale };
       out ??= new Float32Array(3 * H * scale * W * scale);
       const at: Rect = { x: (core.x - run.x) * scale, y: (core.y - run.y) * scale, w: core.w * scale, h: core.h * scale };
       blit(r.out, run.h * scale, run.w * scale, at, out, H * scale, W * scale, core.x * scale, core.y * scale, 3);
@@ -246,7 +249,11 @@ export class TemporalUpscaler implements AsyncDisposable {
       if (c === undefined) throw new ParagonError('model', 'cannot tell the feature channel count of the model', { file: this.info.file });
       return { data: new Float32Array(c * run.h * run.w), dims: [1, c, run.h, run.w] };
     };
-    const history = () => (prev ? { data: own(crop(prev, c!, H, W, run), prev), dims: [1, c!, run.h, run.w] } : zeros());
+    // A whole-frame run hands the state itself to the worker (transferred, not copied): this frame's
+    // features replace it. Not when an fp32 rerun may need it again; an out-of-memory retry
+    // finds it gone and starts the frame afresh (see #process).
+    const handOver = run.w === W && run.h === H && !(this.#opts.fp32 && this.info.precision === 'fp16');
+    const history = () => (prev ? { data: handOver ? prev : own(crop(prev, c!, H, W, run), prev), dims: [1, c!, run.h, run.w] } : zeros());
     let res: Record<string, WireTensor>;
     switch (roles.mode) {
       case 'standard':

@@ -1,0 +1,150 @@
+/**
+ * The temporal-quality study behind docs/temporal.md: every clip × degradation × history-weight
+ * method through the frame engine, scored per frame against the ground truth (PSNR-Y, SSIM,
+ * temporal error; Y unrounded as BasicSR, border 4).
+ *
+ *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still] [--noise 0,4]
+ *     [--methods 0,0.2,0.5,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
+ *
+ * Clips (ground truth; the low-resolution input is made in memory with `degradeFrame`, the
+ * function behind `paragon degrade`: MATLAB bicubic ×2 on uint8, then Gaussian noise, seed 1):
+ * - walk, calendar: ../shared/vid4 (camera and object motion);
+ * - film-static: frames 110–149 of ../shared/video/issue-134-rotate.mp4 (display orientation),
+ *   crop 352×480 at (176, 224): a locked-off shot of a computer screen (a face on a panel, text
+ *   being typed, film grain);
+ * - still: walk frame 001 repeated 36 times under a slow ±4 % lighting swing (a static camera
+ *   with auto-exposure drift).
+ * `--out DIR` writes study.json and one SVG chart per clip and degradation.
+ */
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readImage, type RgbImage } from '../src/image/io.ts';
+import { degradeFrame } from '../src/eval/degrade.ts';
+import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/evaluate.ts';
+import { chartSvg } from '../src/eval/chart.ts';
+import { openUpscaler } from '../src/temporal/open.ts';
+import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
+import { decodeFrames } from '../src/video/decode.ts';
+import { framePlanes } from '../src/video/frame.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = process.env.PARAGON_SHARED ?? path.resolve(ROOT, '..', 'shared');
+const OFFICIAL = path.join(SHARED, 'models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+const list = (name: string, fallback: string) => flag(name, fallback).split(',').filter((s) => s !== '');
+
+function crop(img: RgbImage, x0: number, y0: number, w: number, h: number): RgbImage {
+  const rgb = new Float32Array(3 * w * h);
+  const n = img.width * img.height;
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < h; y++) {
+      const s = c * n + (y0 + y) * img.width + x0;
+      rgb.set(img.rgb.subarray(s, s + w), c * w * h + y * w);
+    }
+  return { width: w, height: h, rgb };
+}
+
+async function vid4(name: string): Promise<RgbImage[]> {
+  const dir = path.join(SHARED, 'vid4', name);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.png')).sort();
+  return Promise.all(files.map((f) => readImage(path.join(dir, f))));
+}
+
+/** Ground-truth frames of a clip (see the module comment). */
+async function clipFrames(name: string): Promise<RgbImage[]> {
+  switch (name) {
+    case 'walk':
+    case 'calendar':
+      return vid4(name);
+    case 'film-static': {
+      const out: RgbImage[] = [];
+      for await (const f of decodeFrames(path.join(SHARED, 'video', 'issue-134-rotate.mp4'), { maxFrames: 150, bitDepth: 8 }))
+        if (f.index >= 110) out.push(crop({ width: f.width, height: f.height, rgb: framePlanes(f) }, 176, 224, 352, 480));
+      return out;
+    }
+    case 'still': {
+      const base = (await vid4('walk'))[0]!;
+      return Array.from({ length: 36 }, (_, t) => {
+        const gain = 1 + 0.04 * Math.sin((2 * Math.PI * t) / 36);
+        return { ...base, rgb: base.rgb.map((v) => Math.round(Math.min(1, v * gain) * 255) / 255) };
+      });
+    }
+    default:
+      throw new Error(`unknown clip ${name} (walk, calendar, film-static, still)`);
+  }
+}
+
+interface Row {
+  clip: string;
+  noise: number;
+  method: string;
+  frames: number;
+  mean: MeanScores;
+  /** Mean history weight over the frames after the first (auto: of the map). */
+  meanWeight: number;
+  msPerFrame: number;
+  perFrame: FrameScore[];
+}
+
+/** Run one method over a clip's LR frames through the frame engine and score it. */
+async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
+  const auto = method === 'auto';
+  const estimator = auto ? new HistoryWeightEstimator() : undefined;
+  const weight = auto ? estimator!.options.maxWeight : Number(method);
+  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu: { intraOpThreads: threads } });
+  const scorer = new SequenceScorer({ border: 4 });
+  let weightSum = 0;
+  let ms = 0;
+  for (let i = 0; i < lrs.length; i++) {
+    const lr = lrs[i]!;
+    const t0 = performance.now();
+    const alpha = estimator ? estimator.next(lr) : undefined;
+    const out = await up.process(lr, alpha !== undefined ? { alpha } : {});
+    ms += performance.now() - t0;
+    if (i > 0) weightSum += alpha === undefined ? weight : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
+    scorer.push(out, gts[i]!);
+  }
+  return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame };
+}
+
+async function main(): Promise<void> {
+  const clips = list('clips', 'walk,calendar,film-static,still');
+  const noises = list('noise', '0,4').map(Number);
+  const methods = list('methods', '0,0.2,0.5,auto');
+  const limit = Number(flag('frames', '0'));
+  const threads = Number(flag('threads', '1'));
+  const model = flag('model', OFFICIAL);
+  const outDir = flag('out', '');
+  const rows: Row[] = [];
+  const print = (s: string) => process.stdout.write(`${s}\n`);
+  print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight |`);
+  print(`|---|---|---|---|---|---|---|`);
+  for (const clip of clips) {
+    const all = await clipFrames(clip);
+    const gts = limit > 0 ? all.slice(0, limit) : all;
+    for (const noise of noises) {
+      const lrs = gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 }));
+      const here: Row[] = [];
+      for (const method of methods) {
+        const r = { clip, noise, ...(await runMethod(model, method, lrs, gts, threads)) };
+        here.push(r);
+        const m = r.mean;
+        print(`| ${clip} | ${noise} | ${method} | ${m.psnr.toFixed(3)} | ${m.ssim?.toFixed(4)} | ${m.temporalError?.toFixed(3)} | ${r.meanWeight.toFixed(3)} |`);
+      }
+      rows.push(...here);
+      if (outDir) {
+        await mkdir(outDir, { recursive: true });
+        const series = here.map((r) => ({ label: `W ${r.method}`, frames: r.perFrame }));
+        await writeFile(path.join(outDir, `${clip}-noise${noise}.svg`), chartSvg(series, `${clip}, noise σ ${noise}`));
+      }
+    }
+  }
+  if (outDir) await writeFile(path.join(outDir, 'study.json'), JSON.stringify(rows, null, 1));
+}
+
+await main();

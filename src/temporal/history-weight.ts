@@ -1,0 +1,297 @@
+/**
+ * Content-adaptive history weight for video mode (`--temporal auto`): a per-pixel map of how much
+ * of the previous frame's features each pixel may keep, fed to the model as its `alpha` input.
+ *
+ * Why: a blind blend (one weight everywhere) smooths noise where the scene is still but drags
+ * stale features along where it moves (ghosting). The map keeps history only where the new
+ * low-resolution frame agrees with what the history holds, up to the noise of the input:
+ * - The history the model carries is, the features being linear in the pixels, the conv_in of a
+ *   recursive average of the frames: `ref_t = (1 − a)·y_t + a·ref_{t−1}` with the same per-pixel
+ *   weights. The estimator keeps that reference (luma) and its noise variance, so it compares
+ *   the new frame with what the history really holds, not with the last frame alone.
+ * - The noise level σ is measured, not assumed: a low quantile of block statistics (the still,
+ *   flat parts of any frame hold noise only) of the frame difference |y_t − y_{t−1}| and of a
+ *   Laplacian-type filter of y_t; motion inflates the first, texture the second, so the smaller
+ *   one counts, smoothed over time. Noisy input measures its σ, so differences the noise explains
+ *   keep the history. Clean input (σ under about one luma level) keeps none: averaging it gains
+ *   nothing, and changes too small for the tests would only lag (`noiseGate`).
+ * - Per pixel, two tests over a (2r+1)² window, each as a z-score against that noise: the mean
+ *   absolute difference above its noise floor (texture that moved), and the absolute mean signed
+ *   difference (a patch that got brighter or darker). The weight is `maxWeight` below `zStatic`,
+ *   0 above `zChanged`, linear between.
+ *
+ * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
+ */
+
+/** A planar RGB frame (R, G, B planes of width × height in 0..1), as the frame engine takes. */
+export interface WeightFrame {
+  readonly width: number;
+  readonly height: number;
+  readonly rgb: Float32Array;
+}
+
+/** Tuning of {@link HistoryWeightEstimator}; the defaults are the ones measured in docs/temporal.md. */
+export interface HistoryWeightOptions {
+  /** History weight where the frame is still, in [0, 1) (default 0.9). */
+  readonly maxWeight?: number;
+  /** Window radius of the per-pixel tests (default 2: 5×5). */
+  readonly radius?: number;
+  /** z-score up to which a pixel counts as unchanged (default 3). */
+  readonly zStatic?: number;
+  /** z-score from which a pixel counts as changed: weight 0 (default 6). */
+  readonly zChanged?: number;
+  /** Least noise σ assumed, in luma levels 0–255 (default 0.5: 8-bit rounding and then some). */
+  readonly minNoise?: number;
+  /**
+   * Noise σ (luma levels) below which no history is kept, and above which the full `maxWeight`
+   * applies, linear between (default [0.8, 1.6]). Clean input has nothing to average, and there
+   * even changes below the tests' resolution would lag behind; Gaussian noise of σ 4 on RGB is
+   * σ 2.7 on luma.
+   */
+  readonly noiseGate?: readonly [number, number];
+  /** Side of the blocks the noise is measured on (default 8). */
+  readonly block?: number;
+  /** Quantile of the block statistics taken as noise (default 0.1). */
+  readonly quantile?: number;
+}
+
+const DEFAULTS: Required<HistoryWeightOptions> = {
+  maxWeight: 0.9,
+  radius: 2,
+  zStatic: 3,
+  zChanged: 6,
+  noiseGate: [0.8, 1.6],
+  minNoise: 0.5,
+  block: 8,
+  quantile: 0.1,
+};
+
+/** E|X| / σ and sd(|X|) / σ of a zero-mean Gaussian X. */
+const ABS_MEAN = Math.sqrt(2 / Math.PI);
+const ABS_SD = Math.sqrt(1 - 2 / Math.PI);
+
+/** Luma (BT.601 weights, 0–255) of a planar RGB frame in 0..1. */
+export function frameLuma(f: WeightFrame): Float32Array {
+  const n = f.width * f.height;
+  if (f.rgb.length !== 3 * n) throw new RangeError(`frameLuma: ${f.rgb.length} samples for ${f.width}x${f.height}`);
+  const y = new Float32Array(n);
+  const { rgb } = f;
+  for (let i = 0; i < n; i++) y[i] = 255 * (0.299 * rgb[i]! + 0.587 * rgb[n + i]! + 0.114 * rgb[2 * n + i]!);
+  return y;
+}
+
+/** Mean over a (2r+1)² window, the window clipped at the edges (separable running sums). */
+export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let s = 0;
+    for (let x = 0; x < Math.min(r, w); x++) s += src[row + x]!;
+    for (let x = 0; x < w; x++) {
+      if (x + r < w) s += src[row + x + r]!;
+      if (x - r - 1 >= 0) s -= src[row + x - r - 1]!;
+      tmp[row + x] = s / (Math.min(w - 1, x + r) - Math.max(0, x - r) + 1);
+    }
+  }
+  const col = new Float64Array(w);
+  for (let y = 0; y < Math.min(r, h); y++) for (let x = 0; x < w; x++) col[x]! += tmp[y * w + x]!;
+  for (let y = 0; y < h; y++) {
+    if (y + r < h) for (let x = 0; x < w; x++) col[x]! += tmp[(y + r) * w + x]!;
+    if (y - r - 1 >= 0) for (let x = 0; x < w; x++) col[x]! -= tmp[(y - r - 1) * w + x]!;
+    const k = Math.min(h - 1, y + r) - Math.max(0, y - r) + 1;
+    for (let x = 0; x < w; x++) out[y * w + x] = col[x]! / k;
+  }
+  return out;
+}
+
+/**
+ * Noise σ (luma levels) of two consecutive frames from their difference: the `quantile` of the
+ * block means of |a − b| over blocks of `block`² pixels, converted under the model "the block
+ * holds only independent Gaussian noise of σ in each frame". Blocks near black or white are
+ * skipped (clipping hides noise there). Returns 0 for identical frames.
+ */
+export function estimateNoise(a: Float32Array, b: Float32Array, w: number, h: number, block = 8, quantile = 0.1): number {
+  const stats: number[] = [];
+  const fallback: number[] = [];
+  for (let by = 0; by + block <= h; by += block) {
+    for (let bx = 0; bx + block <= w; bx += block) {
+      let sd = 0;
+      let sy = 0;
+      for (let y = by; y < by + block; y++)
+        for (let x = bx; x < bx + block; x++) {
+          const i = y * w + x;
+          sd += Math.abs(a[i]! - b[i]!);
+          sy += a[i]!;
+        }
+      const n = block * block;
+      const mean = sy / n;
+      (mean > 12 && mean < 243 ? stats : fallback).push(sd / n);
+    }
+  }
+  const pool = stats.length > 0 ? stats : fallback;
+  if (pool.length === 0) return 0;
+  pool.sort((p, q) => p - q);
+  const q = pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+  // The q-quantile of a block mean of |N(0, 2σ²)| sits z_q standard errors below its mean.
+  const zq = normalQuantile(quantile);
+  const perSigmaD = ABS_MEAN + (zq * ABS_SD) / block;
+  return q / Math.max(1e-6, perSigmaD) / Math.SQRT2;
+}
+
+/**
+ * Noise σ of one frame from its fine detail (Immerkær's Laplacian-difference operator, whose
+ * response to smooth content is near 0): the `quantile` of block means of the operator's |output|,
+ * converted as for Gaussian noise (the operator multiplies σ by 6). Texture raises it, motion
+ * does not: the complement of {@link estimateNoise}.
+ */
+export function estimateNoiseSpatial(a: Float32Array, w: number, h: number, block = 8, quantile = 0.1): number {
+  const stats: number[] = [];
+  const fallback: number[] = [];
+  for (let by = 1; by + block <= h - 1; by += block) {
+    for (let bx = 1; bx + block <= w - 1; bx += block) {
+      let sl = 0;
+      let sy = 0;
+      for (let y = by; y < by + block; y++)
+        for (let x = bx; x < bx + block; x++) {
+          const i = y * w + x;
+          const l =
+            a[i - w - 1]! - 2 * a[i - w]! + a[i - w + 1]! - 2 * a[i - 1]! + 4 * a[i]! - 2 * a[i + 1]! + a[i + w - 1]! - 2 * a[i + w]! + a[i + w + 1]!;
+          sl += Math.abs(l);
+          sy += a[i]!;
+        }
+      const n = block * block;
+      const mean = sy / n;
+      (mean > 12 && mean < 243 ? stats : fallback).push(sl / n);
+    }
+  }
+  const pool = stats.length > 0 ? stats : fallback;
+  if (pool.length === 0) return 0;
+  pool.sort((p, q) => p - q);
+  const q = pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+  return q / Math.max(1e-6, ABS_MEAN + (normalQuantile(quantile) * ABS_SD) / block) / 6;
+}
+
+/** Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
+function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) =>
+    (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+/**
+ * The weight map for one frame: `y` the new luma, `ref` the luma the history holds, `refVar`
+ * the noise variance of `ref` in units of σ² (1 = as noisy as one frame), `sigma` the noise of
+ * one frame. Pure function; see the module comment for the tests it applies.
+ */
+export function historyWeightMap(
+  y: Float32Array,
+  ref: Float32Array,
+  refVar: Float32Array,
+  w: number,
+  h: number,
+  sigma: number,
+  opts: HistoryWeightOptions = {},
+): Float32Array {
+  const o = { ...DEFAULTS, ...opts };
+  const n = w * h;
+  const d = new Float32Array(n);
+  const ad = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    d[i] = y[i]! - ref[i]!;
+    ad[i] = Math.abs(d[i]!);
+  }
+  const signed = boxMean(d, w, h, o.radius);
+  const abs = boxMean(ad, w, h, o.radius);
+  const k = 2 * o.radius + 1;
+  const s = Math.max(sigma, o.minNoise);
+  const span = Math.max(1e-6, o.zChanged - o.zStatic);
+  const map = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    // Noise of y − ref: one frame's plus the reference's.
+    const sd = s * Math.sqrt(1 + refVar[i]!);
+    const zSigned = Math.abs(signed[i]!) / (sd / k);
+    const zAbs = (abs[i]! - ABS_MEAN * sd) / ((ABS_SD * sd) / k);
+    const z = Math.max(zSigned, zAbs);
+    map[i] = o.maxWeight * Math.min(1, Math.max(0, (o.zChanged - z) / span));
+  }
+  return map;
+}
+
+/**
+ * Follows a clip frame by frame and gives each frame its history-weight map. Feed it the same
+ * frames, in the same order and with the same cuts, as the frame engine, and pass each map as
+ * that frame's `alpha`.
+ */
+export class HistoryWeightEstimator {
+  readonly options: Readonly<Required<HistoryWeightOptions>>;
+  #w = 0;
+  #h = 0;
+  #prev: Float32Array | undefined;
+  #ref: Float32Array | undefined;
+  #refVar: Float32Array | undefined;
+  #noiseVar: number | undefined;
+
+  constructor(opts: HistoryWeightOptions = {}) {
+    this.options = { ...DEFAULTS, ...opts };
+    const m = this.options.maxWeight;
+    if (!(m >= 0 && m < 1)) throw new RangeError(`maxWeight ${m} must be in [0, 1)`);
+  }
+
+  /** The noise σ (luma levels 0–255) measured so far; 0 before the second frame. */
+  get noise(): number {
+    return Math.sqrt(this.#noiseVar ?? 0);
+  }
+
+  /** Forget the history (the next frame gets weight 0), keeping the noise estimate. */
+  reset(): void {
+    this.#prev = this.#ref = this.#refVar = undefined;
+  }
+
+  /**
+   * The history-weight map of the next frame (width × height, row-major), or 0 when the frame has
+   * no usable history: the first frame, a cut, a size change.
+   */
+  next(frame: WeightFrame, opts: { cut?: boolean } = {}): Float32Array | 0 {
+    const { width: w, height: h } = frame;
+    const y = frameLuma(frame);
+    if (w !== this.#w || h !== this.#h) {
+      this.#noiseVar = undefined;
+      this.reset();
+    }
+    if (opts.cut === true) this.reset();
+    this.#w = w;
+    this.#h = h;
+    const prev = this.#prev;
+    const ref = this.#ref;
+    const refVar = this.#refVar;
+    this.#prev = y;
+    if (!prev || !ref || !refVar) {
+      this.#ref = y.slice();
+      this.#refVar = new Float32Array(w * h).fill(1);
+      return 0;
+    }
+    const { block, quantile, noiseGate } = this.options;
+    // Both estimates only overstate (motion / texture), so the smaller is the better one.
+    const sigma = Math.min(estimateNoise(y, prev, w, h, block, quantile), estimateNoiseSpatial(y, w, h, block, quantile));
+    // Smooth over time: one frame's quantile wobbles; a scene's noise does not.
+    this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
+    const open = Math.min(1, Math.max(0, (this.noise - noiseGate[0]) / Math.max(1e-6, noiseGate[1] - noiseGate[0])));
+    const map = historyWeightMap(y, ref, refVar, w, h, this.noise, { ...this.options, maxWeight: this.options.maxWeight * open });
+    // Advance the reference the way the features advance: same per-pixel weights.
+    for (let i = 0; i < w * h; i++) {
+      const a = map[i]!;
+      ref[i] = (1 - a) * y[i]! + a * ref[i]!;
+      refVar[i] = (1 - a) * (1 - a) + a * a * refVar[i]!;
+    }
+    return map;
+  }
+}

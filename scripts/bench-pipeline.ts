@@ -43,7 +43,8 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '2' },
   },
 });
-const [W, H] = a.size.split('x').map(Number) as [number, number];
+const size = a.size ?? '640x360';
+const [W, H] = size.split('x').map(Number) as [number, number];
 const count = Number(a.frames);
 const weight = Number(a.temporal);
 const cpu = a.threads !== undefined ? { intraOpThreads: Number(a.threads) } : {};
@@ -101,7 +102,7 @@ async function pipeline(round: number): Promise<{ endToEnd: number; steady: numb
 }
 
 const f = (v: number): string => v.toFixed(2).padStart(7);
-console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.availableParallelism()} cores; clip ${clip} (${a.size}), ${count} frames`);
+console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.availableParallelism()} cores; clip ${clip} (${size}), ${count} frames`);
 console.log(`model ${a.model ?? 'bundled default'}, device ${a.device}, threads ${a.threads ?? 'all'}, W ${weight}, codec ${a.codec} ${a.preset ?? '(default preset)'}`);
 console.log('round  model-only fps  pipeline fps (end to end)  (steady)  steady/model  stages decode/infer/encode s');
 const ratios: number[] = [];

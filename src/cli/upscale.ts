@@ -34,7 +34,7 @@ function historyWeight(v: string | boolean | undefined): number | undefined {
 
 const argsDef = {
   input: { type: 'positional', required: true, description: 'Image, folder or video' },
-  output: { type: 'string', alias: 'o', required: true, description: 'Output file (.png) or folder' },
+  output: { type: 'string', alias: 'o', required: true, description: 'Output image (.png) or folder; for a video, a .mp4, .mkv, .mov or .webm file' },
   model: { type: 'string', alias: 'm', description: 'Checkpoint (.safetensors), ONNX file or bundled model name (default paragon-realtime-2x)' },
   device: { type: 'string', default: 'auto', description: 'auto | cpu | webgpu | cuda | tensorrt (falls back to cpu with a notice)' },
   tile: { type: 'string', description: 'Tile size in input pixels (0 = whole frame; halved automatically on out-of-memory)' },

@@ -183,14 +183,15 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | V
   return report;
 }
 
-/** Classify the input path: folder, image, or video (by extension). */
+/**
+ * Classify the input path: a folder, an image (by extension), or else a video: any file ffmpeg can
+ * demux qualifies, whatever its extension, and one it cannot is a media error from the probe.
+ */
 async function inputKind(input: string): Promise<'folder' | 'image' | 'video'> {
   const s = await stat(input).catch(() => undefined);
   if (!s) throw mediaError(input, 'no such file or folder');
   if (s.isDirectory()) return 'folder';
-  if (isVideoPath(input)) return 'video';
-  if (isImagePath(input)) return 'image';
-  throw mediaError(input, `unsupported input type (images: ${IMAGE_EXTENSIONS.join(', ')}; or a video, or a folder)`);
+  return isImagePath(input) && !isVideoPath(input) ? 'image' : 'video';
 }
 
 /** Write JSON via temp file + rename, like the images. */

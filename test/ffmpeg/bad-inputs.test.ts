@@ -24,10 +24,10 @@ before(async () => {
   await ffmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'aac', at('audio-only.mp4')]);
   // Cut short: without its index (moov at the end), and with the index first but half the frames gone.
   const bytes = await readFile(good);
-  await writeFile(at('truncated.mp4'), bytes.subarray(0, bytes.length >> 1));
+  await writeFile(at('truncated.mp4'), new Uint8Array(bytes.subarray(0, bytes.length >> 1)));
   await ffmpeg(['-i', good, '-c', 'copy', '-movflags', '+faststart', at('faststart.mp4')]);
   const fs = await readFile(at('faststart.mp4'));
-  await writeFile(at('truncated-indexed.mp4'), fs.subarray(0, Math.floor(fs.length * 0.6)));
+  await writeFile(at('truncated-indexed.mp4'), new Uint8Array(fs.subarray(0, Math.floor(fs.length * 0.6))));
   await copyFile(good, at('-dash.mp4'));
 });
 after(async () => {

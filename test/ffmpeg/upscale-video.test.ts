@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -17,7 +18,7 @@ import { decodeFrames, type Frame } from '../../src/video/decode.ts';
 import { framePlanes } from '../../src/video/frame.ts';
 import { probeMedia } from '../../src/video/probe.ts';
 import { clip, ffmpeg, streams, videoPts } from '../helpers/media.ts';
-import { needShared, shared } from '../helpers/shared.ts';
+import { needShared, ROOT, shared } from '../helpers/shared.ts';
 import { decodeAll, ends, meanAbsDiff, needModel, shrink, upscale } from './upscale-helpers.ts';
 
 let dir = '';
@@ -67,6 +68,22 @@ test('CFR + audio → mp4: 2×, same frames and timestamps, audio copied in sync
   assert.deepEqual([final.frames, final.total], [50, 50]);
   assert.ok(typeof final.fps === 'number' && typeof final.elapsed === 'number');
   await assertClean();
+});
+
+const hasScript = existsSync('/usr/bin/script') ? false : 'needs util-linux script (a pseudo-terminal)';
+
+test('on a terminal: a progress bar with frames, percentage, fps and ETA, redrawn in place', { skip: needModel || hasScript }, async () => {
+  const src = await clip('cfr-audio.mp4');
+  // `script` runs the CLI on a pseudo-terminal, so stderr is a TTY as for a user at a terminal.
+  const cmd = [process.execPath, path.join(ROOT, 'bin', 'paragon.js'), 'upscale', src, '-o', at('tty.mkv'), '--preset', 'ultrafast'].map((a) => `'${a}'`).join(' ');
+  const text = await new Promise<string>((resolve, reject) =>
+    execFile('script', ['-qec', cmd, '/dev/null'], (err, stdout) => (err ? reject(new Error(`${err.message}\n${stdout}`)) : resolve(stdout))),
+  );
+  const draws = text.split('\r\x1b[2K').slice(1);
+  assert.ok(draws.length >= 1, JSON.stringify(text));
+  for (const d of draws) assert.match(d, /^\[[#.]{30}\] \d+\/50 frames \d+%, [\d.]+ fps, 0:\d\d elapsed(, ETA \d+:\d\d)?/);
+  assert.match(draws.at(-1)!, /^\[#{30}\] 50\/50 frames 100%, [\d.]+ fps, 0:\d\d elapsed, ETA 0:00\r?\n/);
+  assert.ok(existsSync(at('tty.mkv')));
 });
 
 test('frames equal the frame engine run by hand on the decoded frames (state carried, reset at the cut), bit for bit through FFV1', { skip: needModel }, async () => {

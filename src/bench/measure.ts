@@ -154,6 +154,7 @@ export async function measureCase(c: BenchCase, opts: MeasureOptions, env: Bench
       baseRssMB: round(baseRss, 1),
       peakGpuMB: gpu,
       params: cost?.params ?? info.params,
+      macs: cost?.macs ?? null,
       gmacs: cost ? round(cost.macs / 1e9, 3) : null,
       gflops: cost ? round((2 * cost.macs) / 1e9, 3) : null,
       options: sessionDescription(c, o.threads),

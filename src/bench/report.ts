@@ -57,7 +57,9 @@ function pipelineLines(p: BenchReport['pipeline']): string[] {
   return [
     `end-to-end video pipeline: ${r.file} (${r.width}x${r.height}, ${r.frames} frames), ${r.model} on ${r.device} ${r.precision}: ` +
       `${r.fps.toFixed(2)} fps, ${(r.wallMs / 1000).toFixed(1)} s wall; ran on ${r.ranOn}`,
-    ...Object.entries(r.stages).map(([k, v]) => `  ${k}: ${v.perFrameMs.toFixed(1)} ms/frame busy (${(v.totalMs / 1000).toFixed(1)} s)`),
+    ...Object.entries(r.stages).map(([k, v]) =>
+      k === 'mux' ? `  ${k}: ${(v.totalMs / 1000).toFixed(1)} s once (join with the source's audio)` : `  ${k}: ${v.perFrameMs.toFixed(1)} ms/frame busy (${(v.totalMs / 1000).toFixed(1)} s)`,
+    ),
     '  (decode, infer and encode overlap: the slowest stage sets the pace)',
   ];
 }

@@ -82,6 +82,7 @@ export interface BenchRow {
   /** Learned parameters of the model. */
   readonly params: number;
   /** Multiply-adds of the convolutions and matrix products per frame (FLOPs = 2 × MACs). */
+  readonly macs: number | null;
   readonly gmacs: number | null;
   readonly gflops: number | null;
   /** Video rows: median latency over the standard row of the same model/device/precision/size, in %. */

@@ -1,0 +1,95 @@
+/**
+ * WebGPU gives the CPU result: PSNR ≥ 50 dB between the two devices' outputs, for the bundled
+ * realtime model and a Photo model (attention: MatMul, Softmax, window partitioning) in video mode,
+ * fp32 and fp16. Uses the machine's GPU when it has one; otherwise Chromium's SwiftShader (software
+ * Vulkan), which is slow, so the frames are small and Photo is opt-in there. Skips with the reason
+ * when no adapter loads, and fp16 skips where the adapter lacks shader-f16 (SwiftShader does).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { buildOnnx } from '../../src/graph/index.ts';
+import { loadCheckpoint } from '../../src/weights/checkpoint.ts';
+import { DEFAULT_MODEL, MODELS_DIR } from '../../src/runtime/model.ts';
+import { ModelSession } from '../../src/runtime/session.ts';
+import { float32Of, wire } from '../../src/runtime/tensor.ts';
+import type { WireTensor } from '../../src/runtime/protocol.ts';
+import { benchFrame } from '../../src/bench/measure.ts';
+import { needShared, shared } from '../helpers/shared.ts';
+
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const hardware = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
+// Dawn reads VK_ICD_FILENAMES when the first WebGPU device is created: set it before any session.
+if (!hardware && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+const adapter = process.env.VK_ICD_FILENAMES?.includes('swiftshader') ? 'SwiftShader' : 'the system GPU';
+
+/** PSNR (dB) of `a` against `b`, values in [0, 1]. */
+function psnr(a: Float32Array, b: Float32Array): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  return 10 * Math.log10(1 / Math.max(se / a.length, 1e-20));
+}
+
+/**
+ * Run `bytes` on WebGPU and CPU with the same feeds and assert the output PSNR; returns diagnostic
+ * lines, or a skip reason when WebGPU does not load.
+ */
+async function compare(bytes: Uint8Array, feeds: () => Record<string, WireTensor>, what: string): Promise<{ skip?: string; lines: string[] }> {
+  const notices: string[] = [];
+  await using gpu = await ModelSession.create(bytes, { device: 'webgpu', onNotice: (l) => notices.push(l), label: what });
+  if (gpu.device !== 'webgpu') return { skip: `WebGPU did not load on ${adapter}: ${notices[0] ?? 'fell back to CPU'}`, lines: [] };
+  await using cpu = await ModelSession.create(bytes, { device: 'cpu', label: what });
+  const [g, c] = [await gpu.run(feeds()), await cpu.run(feeds())];
+  const lines: string[] = [];
+  for (const name of Object.keys(c)) {
+    const p = psnr(float32Of(g[name]!), float32Of(c[name]!));
+    lines.push(`${what} ${name}: ${p.toFixed(1)} dB on ${adapter}`);
+    if (name === 'output') assert.ok(p >= 50, `${what}: WebGPU vs CPU ${p.toFixed(2)} dB`);
+  }
+  return { lines };
+}
+
+function videoFeeds(h: number, w: number, C: number, fp16: boolean): () => Record<string, WireTensor> {
+  const type = fp16 ? 'float16' : 'float32';
+  const prev = benchFrame(h, w).subarray(0, h * w);
+  const feat = new Float32Array(C * h * w).map((_, i) => prev[i % prev.length]! - 0.4);
+  return () => ({
+    input: wire(benchFrame(h, w), [1, 3, h, w], type),
+    prev_feat: wire(feat.slice(), [1, C, h, w], type),
+    alpha: wire(Float32Array.of(0.3), [1, 1, 1, 1], type),
+  });
+}
+
+/** A graph a device cannot compile (no shader-f16) fails at load or at the first run. */
+const f16Unsupported = (e: unknown): boolean => /f16|shader-f16|float16/i.test(String((e as Error)?.message ?? e));
+
+for (const fp16 of [false, true]) {
+  const prec = fp16 ? 'fp16' : 'fp32';
+  const rt = `${MODELS_DIR}/${DEFAULT_MODEL}.safetensors`;
+  test(`WebGPU matches CPU: bundled realtime, video mode, ${prec}`, { skip: existsSync(rt) ? false : `needs ${rt}` }, async (t) => {
+    const ck = await loadCheckpoint(rt);
+    const bytes = buildOnnx(ck.arch, ck.stateDict, { video: true, fp16, upsamplerAlpha: ck.upsamplerAlpha });
+    try {
+      const r = await compare(bytes, videoFeeds(24, 32, ck.arch.channels, fp16), `realtime ${prec}`);
+      r.lines.forEach((l) => t.diagnostic(l));
+      if (r.skip) t.skip(r.skip);
+    } catch (e) {
+      if (fp16 && f16Unsupported(e)) return t.skip(`${adapter} has no shader-f16: ${String((e as Error).message).slice(0, 160)}`);
+      throw e;
+    }
+  });
+  // SwiftShader compiles Photo's many shaders on the CPU (~45 s on 2 busy cores): opt in there.
+  const slow = adapter === 'SwiftShader' && !process.env.PARAGON_SLOW_GPU_TESTS ? 'Photo on SwiftShader takes ~45 s: set PARAGON_SLOW_GPU_TESTS=1' : false;
+  test(`WebGPU matches CPU: photo (window attention), video mode, ${prec}`, { skip: needShared('golden', 'photo_x2.weights.safetensors') || slow }, async (t) => {
+    const ck = await loadCheckpoint(shared('golden', 'photo_x2.weights.safetensors'));
+    const bytes = buildOnnx(ck.arch, ck.stateDict, { video: true, fp16, upsamplerAlpha: ck.upsamplerAlpha });
+    try {
+      const r = await compare(bytes, videoFeeds(16, 16, ck.arch.channels, fp16), `photo ${prec}`);
+      r.lines.forEach((l) => t.diagnostic(l));
+      if (r.skip) t.skip(r.skip);
+    } catch (e) {
+      if (fp16 && f16Unsupported(e)) return t.skip(`${adapter} has no shader-f16: ${String((e as Error).message).slice(0, 160)}`);
+      throw e;
+    }
+  });
+}

@@ -43,6 +43,8 @@ export interface EnginePlan {
   readonly shapes: ProfileShapes | undefined;
   /** The `trtexec` argument list (without the program). */
   readonly args: string[];
+  /** TensorRT builder workspace limit (MiB), when asked for. */
+  readonly workspaceMiB?: number;
   /** One-line remarks: padding, static dims, implied flags. */
   readonly notes: string[];
 }
@@ -57,7 +59,7 @@ export const shapeFlag = (s: Record<string, number[]>): string => Object.entries
  * Plan the engine of the ONNX model described by `info`. Throws a usage error when asked-for
  * profiles contradict the model (static dims) or are not ordered min ≤ opt ≤ max.
  */
-export function planEngine(info: OnnxInfo, req: ProfileRequest & { fp16?: boolean; out?: string } = {}): EnginePlan {
+export function planEngine(info: OnnxInfo, req: ProfileRequest & { fp16?: boolean; out?: string; workspaceMiB?: number } = {}): EnginePlan {
   const file = info.file;
   const roles = rolesOf(
     file,
@@ -113,7 +115,10 @@ export function planEngine(info: OnnxInfo, req: ProfileRequest & { fp16?: boolea
     args.push(`--minShapes=${shapeFlag(shapes.min)}`, `--optShapes=${shapeFlag(shapes.opt)}`, `--maxShapes=${shapeFlag(shapes.max)}`);
   }
   if (fp16) args.push('--fp16');
-  return { onnx: file, engine, fp16, static: isStatic, shapes, args, notes };
+  if (req.workspaceMiB !== undefined) args.push(`--memPoolSize=workspace:${req.workspaceMiB}`);
+  else if (info.variant === 'photo' || info.variant === 'pro')
+    notes.push('attention models can exhaust the default builder workspace: add --workspace 4096 if the build fails (the reference built Photo so)');
+  return { onnx: file, engine, fp16, static: isStatic, shapes, args, notes, ...(req.workspaceMiB !== undefined ? { workspaceMiB: req.workspaceMiB } : {}) };
 }
 
 /** Feature channels of the `prev` input: its declared dim 1, else the model metadata. */
@@ -158,6 +163,8 @@ parser = trt.OnnxParser(net, log)
 if not parser.parse_from_file(a['onnx']):
     sys.exit('; '.join(str(parser.get_error(i)) for i in range(parser.num_errors)))
 cfg = b.create_builder_config()
+if a['workspace']:
+    cfg.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, a['workspace'] << 20)
 if a['fp16']:
     cfg.set_flag(trt.BuilderFlag.FP16)
 if a['shapes']:
@@ -177,6 +184,8 @@ import json, os, sys, numpy as np, onnxruntime as ort
 a = json.loads(sys.argv[1])
 fmt = lambda s: ','.join(k + ':' + 'x'.join(map(str, v)) for k, v in s.items())
 o = {'trt_engine_cache_enable': True, 'trt_engine_cache_path': a['cache'], 'trt_fp16_enable': a['fp16']}
+if a['workspace']:
+    o['trt_max_workspace_size'] = a['workspace'] << 20
 if a['shapes']:
     o.update(trt_profile_min_shapes=fmt(a['shapes']['min']), trt_profile_opt_shapes=fmt(a['shapes']['opt']), trt_profile_max_shapes=fmt(a['shapes']['max']))
 s = ort.InferenceSession(a['onnx'], providers=[('TensorrtExecutionProvider', o)])
@@ -213,7 +222,7 @@ export const NO_TENSORRT =
  * onnxruntime route writes an engine cache folder (`<engine>.cache/`) instead of one file.
  */
 export async function buildEngine(plan: EnginePlan, builder: Builder, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
-  const job = JSON.stringify({ onnx: plan.onnx, engine: plan.engine, cache: `${plan.engine}.cache`, fp16: plan.fp16, shapes: plan.shapes ?? null });
+  const job = JSON.stringify({ onnx: plan.onnx, engine: plan.engine, cache: `${plan.engine}.cache`, fp16: plan.fp16, shapes: plan.shapes ?? null, workspace: plan.workspaceMiB ?? null });
   const [program, args] =
     builder.kind === 'trtexec'
       ? [builder.path, plan.args]

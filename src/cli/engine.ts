@@ -20,6 +20,7 @@ const args = {
   fp16: { type: 'boolean', description: 'Let TensorRT use fp16 kernels (implied for fp16 models)' },
   build: { type: 'boolean', description: 'Build the engine now (trtexec, else the TensorRT Python API, else onnxruntime-gpu with an engine cache)' },
   out: { type: 'string', description: 'Engine file (default: beside the model, .engine)' },
+  workspace: { type: 'string', description: 'TensorRT builder workspace limit in MiB (--memPoolSize=workspace:N)' },
   json: { type: 'boolean', description: 'Print the plan (shapes, command, notes) as JSON' },
 } as const satisfies ArgsDef;
 
@@ -28,6 +29,12 @@ function hw(flag: string, v: string | undefined): HW | undefined {
   const m = /^(\d+)x(\d+)$/i.exec(v.trim());
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw usageError(`--${flag} ${v}: expected HxW (height x width), e.g. 720x1280`);
   return [Number(m[1]), Number(m[2])];
+}
+
+function mib(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`--workspace ${v}: expected a size in MiB, e.g. 4096`);
+  return n;
 }
 
 export default defineCommand({
@@ -52,6 +59,7 @@ export default defineCommand({
       ...(req.max ? { max: req.max } : {}),
       fp16: a.fp16 === true,
       ...(a.out !== undefined ? { out: a.out } : {}),
+      ...(a.workspace !== undefined ? { workspaceMiB: mib(a.workspace) } : {}),
     });
     const cmd = commandLine('trtexec', plan.args);
     if (!a.build) {

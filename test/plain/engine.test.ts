@@ -54,7 +54,9 @@ test('profiles of every variant: input [1,3,H,W], prev_feat [1,C,H,W] with C of 
       max: { input: [1, 3, ...max], prev_feat: [1, C, ...max], alpha: [1, 1, 1, 1] },
     }, c.name);
     assert.ok(!v.args.includes('--fp16'));
-    assert.equal(v.notes.length, windowed ? 1 : 0, v.notes.join('; '));
+    // photo/pro: the padding of max, and the workspace hint.
+    assert.equal(v.notes.length, windowed ? 2 : 0, v.notes.join('; '));
+    if (windowed) assert.match(v.notes.join('; '), /max 1080x1920 -> 1088x1920.*--workspace 4096/);
 
     const s = planEngine(g.standard, { min: [64, 64], opt: [360, 640], max: [720, 1280], fp16: true });
     const optH = windowed ? 368 : 360; // 360 is not a multiple of 16
@@ -104,11 +106,11 @@ test('CLI: prints the command; --build without TensorRT is one line and exit 3; 
     const ck = await loadCheckpoint(shared('golden', 'photo_x2.weights.safetensors'));
     const model = path.join(dir, 'photo.onnx');
     await writeFile(model, buildOnnx(ck.arch, ck.stateDict, { video: true, upsamplerAlpha: 0.4 }));
-    const printed = paragon(['engine', model, '--max', '720x1280', '--fp16']);
+    const printed = paragon(['engine', model, '--max', '720x1280', '--fp16', '--workspace', '4096']);
     assert.equal(printed.status, 0, printed.stderr);
     const cmd = printed.stdout.trim();
     assert.ok(cmd.startsWith('trtexec ') && !cmd.includes('\n'), cmd);
-    assert.match(cmd, /--maxShapes=input:1x3x720x1280,prev_feat:1x64x720x1280,alpha:1x1x1x1 --fp16$/);
+    assert.match(cmd, /--maxShapes=input:1x3x720x1280,prev_feat:1x64x720x1280,alpha:1x1x1x1 --fp16 --memPoolSize=workspace:4096$/);
 
     if (!findBuilder()) {
       const none = paragon(['engine', model, '--build']);
@@ -125,7 +127,7 @@ test('CLI: prints the command; --build without TensorRT is one line and exit 3; 
     const fake = path.join(bin, 'trtexec');
     await writeFile(fake, `#!/bin/sh\nprintf '%s\\n' "$@" > '${log}'\nfor a in "$@"; do case "$a" in --saveEngine=*) echo engine > "\${a#--saveEngine=}";; esac; done\necho "&&&& PASSED TensorRT.trtexec"\n`);
     chmodSync(fake, 0o755);
-    const built = paragon(['engine', model, '--max', '720x1280', '--fp16', '--build'], { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` });
+    const built = paragon(['engine', model, '--max', '720x1280', '--fp16', '--workspace', '4096', '--build'], { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}` });
     assert.equal(built.status, 0, built.stderr);
     assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), cmd.split(' ').slice(1), 'trtexec got exactly the printed arguments');
     assert.ok(existsSync(path.join(dir, 'photo.fp16.engine')));

@@ -35,7 +35,7 @@ export interface ProgressSink {
   readonly mode: ProgressMode;
   /** JSON mode: receives each update as an object. */
   readonly json?: (event: Record<string, unknown>) => void;
-  /** Bar and lines modes: receives ready-made text (a `\r`-redrawn bar, or whole lines). */
+  /** Bar mode: receives `\r`-redrawn text; lines mode: one line at a time, without its newline. */
   readonly text?: (text: string) => void;
 }
 
@@ -102,7 +102,7 @@ export class Progress {
       case 'lines':
         if (final || now - this.#lastPlain >= 10_000) {
           this.#lastPlain = now;
-          this.#sink.text?.(`paragon: ${this.#line(p, 0)}\n`);
+          this.#sink.text?.(this.#line(p, 0));
         }
         break;
       case 'none':

@@ -10,7 +10,7 @@
  * (to skip them exactly, whatever the container's seeking), and replays them through a fresh
  * detector, which puts it in exactly the state the interrupted run had.
  */
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ParagonError, usageError } from '../errors.ts';
 import type { UpscalerSnapshot, UpscalerStats } from '../temporal/upscaler.ts';
@@ -88,6 +88,8 @@ export class Checkpoint {
   readonly dir: string;
   readonly segmentFrames: number;
   #manifest: Manifest | undefined;
+  /** This run's identity, written with the first commit of a fresh checkpoint. */
+  #identity: RunIdentity | undefined;
   #committed = Promise.resolve();
 
   private constructor(dir: string, segmentFrames: number, manifest: Manifest | undefined) {
@@ -145,8 +147,6 @@ export class Checkpoint {
     for (const name of await readdir(this.dir)) if (!keep.has(name)) await rm(path.join(this.dir, name), { recursive: true, force: true });
     if (!this.#manifest) this.#identity = identity;
   }
-
-  #identity: RunIdentity | undefined;
 
   /** Finished segments, in order. */
   get segments(): readonly SegmentRecord[] {
@@ -244,15 +244,4 @@ export function parseStartUs(text: string): number | null {
   if (!m) return null;
   const us = Number(m[2]) * 1_000_000 + Number((m[3] ?? '').padEnd(6, '0'));
   return m[1] === '-' ? -us : us;
-}
-
-/** Bytes of a file (0 when unreadable). */
-export async function fileBytes(file: string): Promise<number> {
-  const fh = await open(file, 'r').catch(() => undefined);
-  if (!fh) return 0;
-  try {
-    return (await fh.stat()).size;
-  } finally {
-    await fh.close();
-  }
 }

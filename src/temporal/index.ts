@@ -6,7 +6,7 @@
 export { openUpscaler } from './open.ts';
 export type { OpenOptions } from './open.ts';
 export { TemporalUpscaler } from './upscaler.ts';
-export type { PlanarFrame, UpscalerOptions, UpscalerStats } from './upscaler.ts';
+export type { PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler.ts';
 export { rolesOf } from './roles.ts';
 export type { DriveMode, Roles } from './roles.ts';
 export { planTiles, halveTile, TILE_OVERLAP, MIN_TILE } from './tiles.ts';

@@ -9,7 +9,7 @@
  * tensor the reference builds from NHWC, with one Transpose fewer each way.
  */
 import { INT64_MAX, type Val } from './builder.ts';
-import { linear, softmax32, type Ctx } from './layers.ts';
+import { layerScale, linear, linearWith, scaleRows, softmax32, tensor, type Ctx } from './layers.ts';
 
 /** Attention window side (the reference default for Photo/Pro). */
 export const WINDOW = 16;
@@ -30,9 +30,10 @@ function roll(ctx: Ctx, x: Val, shift: number): Val {
 
 /**
  * WindowAttention of module `name` (`qkv`, `proj` Linear layers) on NCHW features `x` with C
- * channels; `shift` is 0 or WINDOW/2.
+ * channels, times the LayerScale `scale`; `shift` is 0 or WINDOW/2. The fast graph folds the
+ * 1/√d of the scores into the q rows of `qkv` and the LayerScale into `proj`.
  */
-export function windowAttention(ctx: Ctx, x: Val, name: string, C: number, shift: number): Val {
+export function windowAttention(ctx: Ctx, x: Val, name: string, C: number, shift: number, scale: string): Val {
   const { b } = ctx;
   const ws = WINDOW;
   const d = C / HEADS;
@@ -57,18 +58,28 @@ export function windowAttention(ctx: Ctx, x: Val, name: string, C: number, shift
   y = b.reshape(b.transpose(y, [0, 2, 4, 3, 5, 1]), [-1, ws * ws, C]);
 
   // Multi-head attention per window: channel c of q/k/v belongs to head c // d.
-  const [q, k, v] = b.split(linear(ctx, y, `${name}.qkv`), -1, 3) as [Val, Val, Val];
+  const qkv = ctx.fast
+    ? linearWith(ctx, y, `${name}.qkv/√d`, scaleRows(tensor(ctx, `${name}.qkv.weight`).data, C, d ** -0.5, 0, C), 3 * C, C,
+        ctx.sd.has(`${name}.qkv.bias`) ? scaleRows(tensor(ctx, `${name}.qkv.bias`).data, 1, d ** -0.5, 0, C) : undefined)
+    : linear(ctx, y, `${name}.qkv`);
+  const [q, k, v] = b.split(qkv, -1, 3) as [Val, Val, Val];
   const heads = (t: Val, perm: number[]): Val => b.transpose(b.reshape(t, [-1, ws * ws, HEADS, d]), perm);
   const qh = heads(q, [0, 2, 1, 3]); // [Bw, h, N, d]
   const kt = heads(k, [0, 2, 3, 1]); // [Bw, h, d, N]
   const vh = heads(v, [0, 2, 1, 3]);
-  const att = softmax32(ctx, b.mul(b.matmul(qh, kt), b.constF(d ** -0.5)));
+  const scores = b.matmul(qh, kt);
+  const att = softmax32(ctx, ctx.fast ? scores : b.mul(scores, b.constF(d ** -0.5)));
   let o = b.reshape(b.transpose(b.matmul(att, vh), [0, 2, 1, 3]), [-1, ws * ws, C]);
-  o = linear(ctx, o, `${name}.proj`);
+  if (ctx.fast) {
+    const g = tensor(ctx, `${scale}.gamma`).data;
+    const bias = ctx.sd.get(`${name}.proj.bias`)?.data;
+    o = linearWith(ctx, o, `${name}.proj*${scale}`, scaleRows(tensor(ctx, `${name}.proj.weight`).data, C, g), C, C, bias && scaleRows(bias, 1, g));
+  } else o = linear(ctx, o, `${name}.proj`);
 
   // Reverse partition, roll back, crop to H, W.
   o = b.reshape(o, b.concat([B, nh, nw, wsv, wsv, Cv], 0));
   o = b.reshape(b.transpose(o, [0, 5, 1, 3, 2, 4]), sp);
   if (shift) o = roll(ctx, o, shift);
-  return b.slice(o, [0, 0], b.concat([H, W], 0), [2, 3]);
+  o = b.slice(o, [0, 0], b.concat([H, W], 0), [2, 3]);
+  return ctx.fast ? o : layerScale(ctx, o, scale);
 }

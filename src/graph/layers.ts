@@ -6,7 +6,7 @@ import { modelError } from '../errors.ts';
 import type { StateDict, Tensor } from '../weights/types.ts';
 import { DataType } from './onnx-proto.ts';
 import type { GraphBuilder, Val } from './builder.ts';
-import { scaleOut, type ConvW } from './fold.ts';
+import { affineIn, scaleOut, type ConvW } from './fold.ts';
 
 /** What the layer helpers need: the builder, the tensors, a file name for errors, the graph kind. */
 export interface Ctx {
@@ -15,6 +15,8 @@ export interface Ctx {
   readonly file: string;
   /** Build the optimised graph (constants folded into weights); false = mirror the reference. */
   readonly fast: boolean;
+  /** Feature channels C. */
+  readonly channels: number;
 }
 
 /** A tensor of the state dict; a missing one is a model error (detection should have caught it). */
@@ -68,11 +70,25 @@ export const conv3 = (ctx: Ctx, x: Val, name: string, group = 1): Val => conv(ct
  */
 export function linear(ctx: Ctx, x: Val, name: string): Val {
   const w = tensor(ctx, `${name}.weight`);
-  const [o, i] = [w.shape[0]!, w.shape[1]!];
+  return linearWith(ctx, x, name, w.data, w.shape[0]!, w.shape[1]!, ctx.sd.get(`${name}.bias`)?.data);
+}
+
+/** A Linear with computed weights `w` ([out, in], row-major) and bias, stored under `key`. */
+export function linearWith(ctx: Ctx, x: Val, key: string, w: Float32Array, o: number, i: number, bias?: Float32Array): Val {
   const t = new Float32Array(o * i);
-  for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) t[c * o + r] = w.data[r * i + c]!;
-  const y = ctx.b.matmul(x, ctx.b.weight(`${name}.weight`, w, [i, o], t));
-  return ctx.sd.has(`${name}.bias`) ? ctx.b.add(y, param(ctx, `${name}.bias`)) : y;
+  for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) t[c * o + r] = w[r * i + c]!;
+  const y = ctx.b.matmul(x, ctx.b.weight(`${key}.weight`, { data: t, shape: [i, o] }));
+  return bias ? ctx.b.add(y, ctx.b.weight(`${key}.bias`, { data: bias, shape: [o] })) : y;
+}
+
+/** Rows [from, from + n) of a [rows, cols] matrix scaled by `g` (a scalar or one factor per row). */
+export function scaleRows(m: Float32Array, cols: number, g: ArrayLike<number> | number, from = 0, n = m.length / cols - from): Float32Array {
+  const out = Float32Array.from(m);
+  for (let r = from; r < from + n; r++) {
+    const f = typeof g === 'number' ? g : g[r]!;
+    for (let c = 0; c < cols; c++) out[r * cols + c] = m[r * cols + c]! * f;
+  }
+  return out;
 }
 
 /** LayerScale `name`: x · gamma ([1, C, 1, 1]). */
@@ -85,11 +101,33 @@ export const layerScale = (ctx: Ctx, x: Val, name: string): Val => ctx.b.mul(x, 
  */
 export function rmsNorm(ctx: Ctx, x: Val, name: string): Val {
   const { b } = ctx;
+  return b.add(b.div(b.mul(param(ctx, `${name}.scale`), x), rms(ctx, x)), param(ctx, `${name}.bias`));
+}
+
+/** x / sqrt(mean_c(x²) + 1e-6): RMSNorm without its affine. */
+export const rmsNormalize = (ctx: Ctx, x: Val): Val => ctx.b.div(x, rms(ctx, x));
+
+/** sqrt(mean_c(x²) + 1e-6) [N, 1, H, W], in float32 then the compute type. */
+function rms(ctx: Ctx, x: Val): Val {
+  const { b } = ctx;
   const xf = b.fp16 ? b.cast(x, DataType.FLOAT) : x;
-  const variance = b.reduceMean(b.mul(xf, xf), [1]);
-  let rms = b.sqrt(b.add(variance, b.constF32(1e-6)));
-  if (b.fp16) rms = b.cast(rms, DataType.FLOAT16);
-  return b.add(b.div(b.mul(param(ctx, `${name}.scale`), x), rms), param(ctx, `${name}.bias`));
+  const sq = b.mul(xf, xf);
+  // The fast graph takes the channel mean as a 1×1 conv with weights 1/C: onnxruntime's ReduceMean
+  // over the (strided) channel axis of NCHW is several times slower than a GEMM.
+  const C = ctx.channels;
+  const mean = ctx.fast ? b.conv(sq, b.constF32(new Array<number>(C).fill(1 / C), [1, C, 1, 1]), undefined, [1, 1]) : b.reduceMean(sq, [1]);
+  const r = b.sqrt(b.add(mean, b.constF32(1e-6)));
+  return b.fp16 ? b.cast(r, DataType.FLOAT16) : r;
+}
+
+/**
+ * RMSNorm `norm` then the 1×1 conv `name`: in the fast graph the norm's per-channel scale and
+ * bias are folded into the conv (exact for a 1×1 conv: nothing pads between them).
+ */
+export function rmsNormConv1(ctx: Ctx, x: Val, norm: string, name: string): Val {
+  if (!ctx.fast) return conv(ctx, rmsNorm(ctx, x, norm), name);
+  const cw = affineIn(convW(ctx, name), tensor(ctx, `${norm}.scale`).data, tensor(ctx, `${norm}.bias`).data);
+  return convWith(ctx, rmsNormalize(ctx, x), `${name}(${norm})`, cw);
 }
 
 /** Softmax over the last axis, in float32 even in an fp16 graph (exp overflows half precision). */

@@ -59,7 +59,7 @@ export function buildGraph(arch: ArchSpec, stateDict: StateDict, opts: BuildOpti
     throw usageError(`static size must be positive integers, got ${opts.static.join('x')}`);
   const b = new GraphBuilder(opts.fp16 === true);
   const fast = opts.literal !== true;
-  const ctx: Ctx = { b, sd: stateDict, file: opts.file ?? '<state dict>', fast };
+  const ctx: Ctx = { b, sd: stateDict, file: opts.file ?? '<state dict>', fast, channels: arch.channels };
   const { scale: s, channels: C } = arch;
   const st = opts.static;
   const N: Dim = st ? 1 : 'N';

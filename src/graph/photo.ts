@@ -6,23 +6,26 @@
 import type { ArchSpec } from '../weights/types.ts';
 import type { Val } from './builder.ts';
 import { WINDOW, windowAttention } from './attention.ts';
-import { conv, conv3, layerScale, rmsNorm, type Ctx } from './layers.ts';
+import { conv3, rmsNorm, rmsNormConv1, scaledConv, type Ctx } from './layers.ts';
 
 /** The reference's shift rule: half a window on odd global block indices. */
 export const shiftFor = (g: number, i: number, blocks: number): number => ((g * blocks + i) % 2 ? WINDOW / 2 : 0);
 
-/** Convolutional mixer shared by Photo and Pro: conv2(gelu(dw(conv1(norm(x))))). */
-export function convMixer(ctx: Ctx, x: Val, p: string, norm: string, C: number): Val {
-  const h = conv(ctx, rmsNorm(ctx, x, `${p}.${norm}`), `${p}.conv1`);
-  return conv(ctx, ctx.b.gelu(conv3(ctx, h, `${p}.dw`, 2 * C)), `${p}.conv2`);
+/**
+ * Convolutional mixer shared by Photo and Pro, with its LayerScale `scale`:
+ * conv2(gelu(dw(conv1(norm(x)))))·gamma (the fast graph folds the norm's affine into conv1 and
+ * gamma into conv2).
+ */
+export function convMixer(ctx: Ctx, x: Val, p: string, norm: string, scale: string, C: number): Val {
+  const h = rmsNormConv1(ctx, x, `${p}.${norm}`, `${p}.conv1`);
+  return scaledConv(ctx, ctx.b.gelu(conv3(ctx, h, `${p}.dw`, 2 * C)), `${p}.conv2`, `${p}.${scale}`);
 }
 
 /** One PhotoBlock at prefix `p`. */
 export function photoBlock(ctx: Ctx, x: Val, p: string, C: number, shift: number): Val {
   const { b } = ctx;
-  x = b.add(x, layerScale(ctx, convMixer(ctx, x, p, 'norm', C), `${p}.scale`));
-  const a = windowAttention(ctx, rmsNorm(ctx, x, `${p}.attn_norm`), `${p}.attn`, C, shift);
-  return b.add(x, layerScale(ctx, a, `${p}.scale`));
+  x = b.add(x, convMixer(ctx, x, p, 'norm', 'scale', C));
+  return b.add(x, windowAttention(ctx, rmsNorm(ctx, x, `${p}.attn_norm`), `${p}.attn`, C, shift, `${p}.scale`));
 }
 
 /** The Photo body. */

@@ -152,7 +152,7 @@ test('VFR + audio: every timestamp kept in mp4 (exact) and mkv (1 ms), still VFR
   }
 });
 
-test('subtitles and audio follow the container: copied into mkv, mov_text into mp4 (with a notice)', { skip: needModel }, async () => {
+test('subtitles and audio follow the container: copied into mkv, mov_text into mp4, AAC to Opus in webm (with notices)', { skip: needModel }, async () => {
   const src = await clip('subs.mkv');
   const mkv = await upscale([src, '-o', at('subs.mkv'), '--preset', 'ultrafast']);
   assert.equal(mkv.code, 0, mkv.stderr);
@@ -161,6 +161,11 @@ test('subtitles and audio follow the container: copied into mkv, mov_text into m
   assert.equal(mp4.code, 0, mp4.stderr);
   assert.deepEqual((await streams(at('subs.mp4'))).map((s) => s.codec_name), ['h264', 'opus', 'mov_text']);
   assert.match(mp4.stderr, /subtitle stream #2 \(subrip\) converted to mov_text/);
+  // AAC cannot go into WebM: re-encoded to Opus, with a notice.
+  const webm = await upscale([await clip('cfr-audio.mp4'), '-o', at('aac.webm'), '--frames', ':8', '--preset', '8']);
+  assert.equal(webm.code, 0, webm.stderr);
+  assert.deepEqual((await streams(at('aac.webm'))).map((s) => s.codec_name), ['vp9', 'opus']);
+  assert.match(webm.stderr, /audio stream #1 \(aac\) cannot go into \.webm: re-encoded to Opus/);
 });
 
 test('10-bit source: 16-bit samples through the model, 10-bit x265 out; FFV1 keeps 16-bit samples', { skip: needModel }, async () => {

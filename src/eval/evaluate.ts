@@ -4,7 +4,7 @@
  * raise it). Metrics follow src/image/metrics.ts: Y in 16–235 of the 8-bit-rounded frames, by
  * default unrounded (BasicSR), with a border cropped.
  */
-import { mediaError } from '../errors.ts';
+import { mediaError, usageError } from '../errors.ts';
 import type { RgbImage } from '../image/io.ts';
 import { psnrY, ssim, temporalError, type MetricOptions } from '../image/metrics.ts';
 import type { FrameSequence } from './sequence.ts';
@@ -89,11 +89,15 @@ export class SequenceScorer {
         `frame ${index + 1} is ${out.width}x${out.height}, the ground truth${names.truth ? ` (${names.truth})` : ''} ${truthFrame.width}x${truthFrame.height}`,
       );
     const truth = cropTopLeft(truthFrame, out.width, out.height);
-    const m: MetricOptions = { border: this.#opts.border ?? 0, roundY: this.#opts.roundY === true };
+    const border = this.#opts.border ?? 0;
+    const [w, h] = [out.width - 2 * border, out.height - 2 * border];
+    if (w < 1 || h < 1) throw usageError(`--border ${border} leaves nothing of ${out.width}x${out.height} frames`);
+    const m: MetricOptions = { border, roundY: this.#opts.roundY === true };
     const score: FrameScore = {
       index,
       psnr: psnrY(out, truth, m),
-      ssim: this.#opts.ssim === false ? undefined : ssim(out, truth, m),
+      // SSIM's 11×11 window needs that much image; smaller frames go without.
+      ssim: this.#opts.ssim === false || w < 11 || h < 11 ? undefined : ssim(out, truth, m),
       temporalError: this.#prev ? temporalError(out, this.#prev.out, truth, this.#prev.truth, m) : undefined,
     };
     this.#prev = { out, truth };

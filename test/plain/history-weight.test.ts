@@ -1,0 +1,146 @@
+/**
+ * The content-adaptive history weight: the window mean and the noise estimators on seeded noise,
+ * the map on a real frame (W where still, 0 where the content changed), the clean-input gate,
+ * resets; then through the frame engine on the official Realtime weights: a per-pixel map tiles
+ * and pads like the frame, and on a short static noisy clip `auto` is steadier than the blind blend.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { needShared, shared } from '../helpers/shared.ts';
+import { readImage, type RgbImage } from '../../src/image/io.ts';
+import { degradeFrame, gaussianNoise } from '../../src/eval/degrade.ts';
+import { SequenceScorer } from '../../src/eval/evaluate.ts';
+import { openUpscaler } from '../../src/temporal/open.ts';
+import {
+  HistoryWeightEstimator,
+  boxMean,
+  estimateNoise,
+  estimateNoiseSpatial,
+  frameLuma,
+} from '../../src/temporal/history-weight.ts';
+
+const OFFICIAL = shared('models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
+const needVid4 = needShared('vid4', 'walk');
+const needModel = needVid4 || needShared('models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
+
+/** Top-left-origin crop of a planar image. */
+function crop(img: RgbImage, x0: number, y0: number, w: number, h: number): RgbImage {
+  const n = img.width * img.height;
+  const rgb = new Float32Array(3 * w * h);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < h; y++) rgb.set(img.rgb.subarray(c * n + (y0 + y) * img.width + x0, c * n + (y0 + y) * img.width + x0 + w), c * w * h + y * w);
+  return { width: w, height: h, rgb };
+}
+
+/** A frame plus seeded Gaussian noise (σ on 0–255), kept in 0..1 but not rounded. */
+function noisy(img: RgbImage, sigma: number, index: number): RgbImage {
+  const z = gaussianNoise(img.rgb.length, sigma / 255, 7, index);
+  return { ...img, rgb: img.rgb.map((v, i) => Math.min(1, Math.max(0, v + z[i]!))) };
+}
+
+test('boxMean: window means with the window clipped at the edges', () => {
+  // 3 × 4 plane, radius 1.
+  const src = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const m = boxMean(src, 4, 3, 1);
+  assert.ok(Math.abs(m[0]! - (1 + 2 + 5 + 6) / 4) < 1e-6, 'corner: 2×2 window');
+  assert.ok(Math.abs(m[5]! - (1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11) / 9) < 1e-6, 'inside: 3×3');
+  assert.ok(Math.abs(m[7]! - (3 + 4 + 7 + 8 + 11 + 12) / 6) < 1e-6, 'right edge: 2×3');
+  assert.deepEqual([...boxMean(src, 4, 3, 0)], [...src], 'radius 0 is the identity');
+});
+
+test('noise estimators: seeded Gaussian noise on a flat frame reads its σ; no noise reads ~0', () => {
+  const [w, h] = [96, 80];
+  const grey = (k: number, sigma: number) => {
+    const z = gaussianNoise(w * h, sigma, 11, k);
+    return Float32Array.from(z, (v) => 120 + v);
+  };
+  for (const sigma of [1, 3, 6]) {
+    const a = grey(0, sigma);
+    const b = grey(1, sigma);
+    const t = estimateNoise(a, b, w, h);
+    const s = estimateNoiseSpatial(a, w, h);
+    assert.ok(Math.abs(t / sigma - 1) < 0.12, `temporal estimate ${t} for σ ${sigma}`);
+    assert.ok(Math.abs(s / sigma - 1) < 0.2, `spatial estimate ${s} for σ ${sigma}`);
+  }
+  const ramp = Float32Array.from({ length: w * h }, (_, i) => 40 + (i % w) + 0.5 * Math.floor(i / w));
+  assert.equal(estimateNoise(ramp, ramp, w, h), 0);
+  assert.ok(estimateNoiseSpatial(ramp, w, h) < 1e-3, 'a linear ramp has no Laplacian response');
+});
+
+test('map on a real frame: W where still, 0 where content moved; clean input keeps no history', { skip: needVid4 }, async () => {
+  const gt = await readImage(shared('vid4', 'walk', '001.png'));
+  const base = crop(gt, 200, 100, 128, 96);
+  // Frame 3 has a 32×32 block replaced by content from 40 pixels away (an object moved in).
+  const moved = (): RgbImage => {
+    const f = { ...base, rgb: base.rgb.slice() };
+    const src = crop(gt, 240, 100, 128, 96);
+    for (let c = 0; c < 3; c++)
+      for (let y = 40; y < 72; y++) for (let x = 60; x < 92; x++) f.rgb[c * 128 * 96 + y * 128 + x] = src.rgb[c * 128 * 96 + y * 128 + x]!;
+    return f;
+  };
+  const est = new HistoryWeightEstimator();
+  const W = Math.fround(est.options.maxWeight); // maps are float32
+  assert.equal(est.next(noisy(base, 4, 0)), 0, 'first frame: no history');
+  const m2 = est.next(noisy(base, 4, 1));
+  assert.ok(m2 !== 0);
+  assert.ok(Math.abs(est.noise - 4 * 0.668) < 0.5, `luma noise ${est.noise} ≈ 4 × 0.668`);
+  const still = m2.filter((v) => v === W).length / m2.length;
+  assert.ok(still > 0.9, `${still} of a still noisy frame keeps the full weight`);
+  const m3 = est.next(noisy(moved(), 4, 2));
+  assert.ok(m3 !== 0);
+  let inside = 0;
+  for (let y = 44; y < 68; y++) for (let x = 64; x < 88; x++) inside = Math.max(inside, m3[y * 128 + x]!);
+  assert.equal(inside, 0, 'the moved block gets no history');
+  let far = 0;
+  for (let y = 0; y < 30; y++) for (let x = 0; x < 128; x++) far += m3[y * 128 + x]! === W ? 1 : 0;
+  assert.ok(far / (30 * 128) > 0.9, 'rows far from the block keep the full weight');
+  assert.equal(est.next(noisy(base, 4, 3), { cut: true }), 0, 'a cut restarts');
+  assert.equal(est.next(crop(gt, 0, 0, 64, 64)), 0, 'a size change restarts');
+  // The same still scene without noise: nothing to average, so no history at all.
+  const clean = new HistoryWeightEstimator();
+  clean.next(base);
+  const c2 = clean.next(base);
+  assert.ok(c2 !== 0 && c2.every((v) => v === 0));
+  assert.ok(clean.noise < 0.8);
+  assert.equal(frameLuma(base).length, 128 * 96);
+});
+
+test('frame engine: a per-pixel alpha tiles like the frame, and a constant map equals the scalar', { skip: needModel }, async () => {
+  const gt = await readImage(shared('vid4', 'walk', '001.png'));
+  const f1 = noisy(crop(gt, 300, 150, 72, 56), 4, 0);
+  const f2 = noisy(crop(gt, 300, 150, 72, 56), 4, 1);
+  const map = Float32Array.from({ length: 72 * 56 }, (_, i) => ((i % 72) / 72) * 0.9);
+  const run = async (tile: number, alpha: Float32Array | number) => {
+    await using up = await openUpscaler(OFFICIAL, { mode: 'video', historyWeight: 0.5, tile, device: 'cpu', cpu: { intraOpThreads: 1 } });
+    await up.process(f1);
+    return (await up.process(f2, { alpha })).rgb;
+  };
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+  const whole = await run(0, map);
+  const tiled = await run(32, map);
+  assert.ok(maxDiff(whole, tiled) < 1e-5, `tiled vs whole with a map: ${maxDiff(whole, tiled)}`);
+  const scalar = await run(0, 0.3);
+  const constant = await run(32, new Float32Array(72 * 56).fill(0.3));
+  assert.ok(maxDiff(scalar, constant) < 1e-5);
+  assert.ok(maxDiff(whole, scalar) > 1e-3, 'the map changed the frame');
+});
+
+test('short static noisy clip: auto is steadier than weight 0 and the blind blend', { skip: needModel }, async () => {
+  const gt = crop(await readImage(shared('vid4', 'walk', '001.png')), 240, 120, 160, 128);
+  const frames = 10;
+  const lrs = Array.from({ length: frames }, (_, i) => degradeFrame(gt, i, { scale: 2, noise: 4, seed: 3 }));
+  const te = async (method: number | 'auto') => {
+    const est = method === 'auto' ? new HistoryWeightEstimator() : undefined;
+    await using up = await openUpscaler(OFFICIAL, { mode: 'video', historyWeight: est ? est.options.maxWeight : method as number, device: 'cpu', cpu: { intraOpThreads: 1 } });
+    const s = new SequenceScorer({ border: 4, ssim: false });
+    for (const lr of lrs) {
+      const alpha = est?.next(lr);
+      s.push(await up.process(lr, alpha !== undefined ? { alpha } : {}), gt);
+    }
+    return s.mean;
+  };
+  const [none, blind, auto] = [await te(0), await te(0.2), await te('auto')];
+  assert.ok(auto.temporalError! < 0.75 * none.temporalError!, `auto ${auto.temporalError} vs weight 0 ${none.temporalError}`);
+  assert.ok(auto.temporalError! < blind.temporalError!, `auto ${auto.temporalError} vs blind 0.2 ${blind.temporalError}`);
+  assert.ok(auto.psnr > none.psnr, 'and closer to the truth');
+});

@@ -226,6 +226,16 @@ export function historyWeightMap(
   return map;
 }
 
+/** The state of a {@link HistoryWeightEstimator} (luma planes of the last frame size). */
+export interface HistoryWeightSnapshot {
+  readonly width: number;
+  readonly height: number;
+  readonly prev: Float32Array | undefined;
+  readonly ref: Float32Array | undefined;
+  readonly refVar: Float32Array | undefined;
+  readonly noiseVar: number | undefined;
+}
+
 /**
  * Follows a clip frame by frame and gives each frame its history-weight map. Feed it the same
  * frames, in the same order and with the same cuts, as the frame engine, and pass each map as
@@ -249,6 +259,26 @@ export class HistoryWeightEstimator {
   /** The noise σ (luma levels 0–255) measured so far; 0 before the second frame. */
   get noise(): number {
     return Math.sqrt(this.#noiseVar ?? 0);
+  }
+
+  /**
+   * Where the estimator stands between two frames (copies), to save beside the frame engine's
+   * snapshot so a resumed run gives the same maps.
+   */
+  snapshot(): HistoryWeightSnapshot {
+    return { width: this.#w, height: this.#h, prev: this.#prev?.slice(), ref: this.#ref?.slice(), refVar: this.#refVar?.slice(), noiseVar: this.#noiseVar };
+  }
+
+  /** Continue from a {@link snapshot}. */
+  restore(s: HistoryWeightSnapshot): void {
+    const n = s.width * s.height;
+    for (const a of [s.prev, s.ref, s.refVar]) if (a && a.length !== n) throw new RangeError(`history-weight snapshot: ${a.length} values for ${s.width}x${s.height}`);
+    this.#w = s.width;
+    this.#h = s.height;
+    this.#prev = s.prev?.slice();
+    this.#ref = s.ref?.slice();
+    this.#refVar = s.refVar?.slice();
+    this.#noiseVar = s.noiseVar;
   }
 
   /** Forget the history (the next frame gets weight 0), keeping the noise estimate. */

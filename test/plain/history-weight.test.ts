@@ -144,3 +144,27 @@ test('short static noisy clip: auto is steadier than weight 0 and the blind blen
   assert.ok(auto.temporalError! < blind.temporalError!, `auto ${auto.temporalError} vs blind 0.2 ${blind.temporalError}`);
   assert.ok(auto.psnr > none.psnr, 'and closer to the truth');
 });
+
+test('snapshot/restore: a restored estimator gives the same maps as one that never stopped', () => {
+  const [w, h] = [40, 32];
+  const frame = (k: number): RgbImage => {
+    const z = gaussianNoise(3 * w * h, 5 / 255, 5, k);
+    // A bright square that moves 2 pixels a frame over a noisy grey field.
+    return { width: w, height: h, rgb: Float32Array.from(z, (v, i) => {
+      const p = i % (w * h);
+      const [x, y] = [p % w, Math.floor(p / w)];
+      return 0.4 + v + (x >= 4 + 2 * k && x < 14 + 2 * k && y >= 8 && y < 20 ? 0.3 : 0);
+    }) };
+  };
+  const a = new HistoryWeightEstimator();
+  for (let k = 0; k < 3; k++) a.next(frame(k));
+  const b = new HistoryWeightEstimator();
+  b.restore(a.snapshot());
+  for (let k = 3; k < 6; k++) {
+    const ma = a.next(frame(k));
+    const mb = b.next(frame(k));
+    assert.ok(ma !== 0 && mb !== 0);
+    assert.deepEqual(mb, ma);
+    assert.ok(ma.some((v) => v === 0) && ma.some((v) => v > 0.5), 'the moving square and the still field differ');
+  }
+});

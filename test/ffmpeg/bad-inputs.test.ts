@@ -72,12 +72,17 @@ test('bad options: exit 2 before any work; a bad --ffmpeg exit 5; a bad --model 
   assert.match(r.stderr, /faststart\.mp4: the output would replace the input/);
 });
 
-test('names starting with "-" are files: after --, or as ./-name, and as the output', { skip: needModel }, async () => {
+test('names starting with "-" are files after -- or as ./-name (a bare one is an option: exit 2); quotes and brackets in names work', { skip: needModel }, async () => {
   const a = await upscale(['-o', './out/-first.mp4', '--preset', 'ultrafast', '--frames', ':3', '--', '-dash.mp4'], dir);
   assert.equal(a.code, 0, a.stderr);
   const b = await upscale(['./-dash.mp4', '--output=out/-second.mkv', '--preset', 'ultrafast', '--frames', ':3'], dir);
   assert.equal(b.code, 0, b.stderr);
-  assert.deepEqual((await readdir(outDir())).sort(), ['-first.mp4', '-second.mkv']);
+  // Quotes, spaces and brackets survive the segment list handed to ffmpeg's concat demuxer.
+  const c = await upscale(['-dash.mp4', '-o', "out/it's a [test].mkv", '--preset', 'ultrafast', '--frames', ':6', '--checkpoint', '2'], dir);
+  assert.equal(c.code, 2, 'a bare -dash.mp4 is an option');
+  const d = await upscale(['./-dash.mp4', '-o', "out/it's a [test].mkv", '--preset', 'ultrafast', '--frames', ':6', '--checkpoint', '2'], dir);
+  assert.equal(d.code, 0, d.stderr);
+  assert.deepEqual((await readdir(outDir())).sort(), ['-first.mp4', '-second.mkv', "it's a [test].mkv"]);
   await rm(outDir(), { recursive: true });
   await mkdir(outDir());
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ParagonError } from '../errors.ts';
 import { resolveModel } from '../runtime/model.ts';
 import type { Device } from '../runtime/devices.ts';
-import { isSkip, measureCase, sizeText } from './measure.ts';
+import { isSkip, measureCase, measurePaired, sizeText } from './measure.ts';
 import { formatSkipped } from './report.ts';
 import type { BenchCase, BenchEnv, BenchMode, BenchRow, FrameSize, MeasureOptions, Precision, SkippedCase } from './types.ts';
 
@@ -23,6 +23,11 @@ export interface MatrixOptions {
   readonly env: BenchEnv;
   /** One process per combination (default true): exact per-combination peak memory. */
   readonly isolate?: boolean;
+  /**
+   * Measure the modes of one size side by side, runs alternating (default false): the video
+   * overhead then holds on a busy machine; peak RSS is the pair's.
+   */
+  readonly paired?: boolean;
   /** Extra environment for the measuring processes (e.g. VK_ICD_FILENAMES). */
   readonly childEnv?: Readonly<Record<string, string>>;
   /** Progress lines. */
@@ -30,22 +35,26 @@ export interface MatrixOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The combinations in measuring order: per model and device, small sizes first. */
+/**
+ * The combinations in measuring order: per model, device and precision, small sizes first, the
+ * modes of one size back to back (the video overhead compares those two, so they should see the
+ * same load on a shared machine).
+ */
 export function expandCases(o: Pick<MatrixOptions, 'models' | 'devices' | 'precisions' | 'modes' | 'sizes'>): BenchCase[] {
   const sizes = [...o.sizes].sort((a, b) => a.width * a.height - b.width * b.height);
   const out: BenchCase[] = [];
   for (const model of o.models)
     for (const device of o.devices)
       for (const precision of o.precisions)
-        for (const mode of o.modes) for (const size of sizes) out.push({ model, device, precision, mode, size });
+        for (const size of sizes) for (const mode of o.modes) out.push({ model, device, precision, mode, size });
   return out;
 }
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
-/** Run one case in a fresh node process (tsx loaded by URL, so any working directory works). */
-function runIsolated(c: BenchCase, o: MatrixOptions): Promise<BenchRow | SkippedCase> {
-  const job = JSON.stringify({ case: c, options: o.measure, env: o.env });
+/** Run cases (one, or a pair) in a fresh node process (tsx loaded by URL, so any working directory works). */
+function runIsolated(cases: BenchCase[], o: MatrixOptions): Promise<(BenchRow | SkippedCase)[]> {
+  const job = JSON.stringify({ cases, options: o.measure, env: o.env });
   const args = ['--import', import.meta.resolve('tsx'), CHILD, job];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, ...o.childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,15 +69,15 @@ function runIsolated(c: BenchCase, o: MatrixOptions): Promise<BenchRow | Skipped
       o.signal?.removeEventListener('abort', abort);
       if (o.signal?.aborted) return reject(new ParagonError('interrupted', 'benchmark interrupted'));
       const last = stdout.trim().split('\n').at(-1) ?? '';
-      let msg: { ok: boolean; result?: BenchRow | SkippedCase; message?: string; code?: number } | undefined;
+      let msg: { ok: boolean; results?: (BenchRow | SkippedCase)[]; message?: string; code?: number } | undefined;
       try {
         msg = JSON.parse(last);
       } catch {
         msg = undefined;
       }
-      if (msg?.ok && msg.result) return resolve(msg.result);
+      if (msg?.ok && msg.results) return resolve(msg.results);
       const why = msg?.message ?? (stderr.trim().split('\n').at(-1) || `exited with ${sig ?? code}`);
-      resolve({ ...caseKey(c), reason: `failed: ${why}` });
+      resolve(cases.map((c) => ({ ...caseKey(c), reason: `failed: ${why}` })));
     });
   });
 }
@@ -100,31 +109,51 @@ export async function runMatrix(o: MatrixOptions): Promise<{ rows: BenchRow[]; s
   const ruledOut = new Set<string>();
   const key = (c: BenchCase, scope: string): string =>
     [c.model, c.device, scope !== 'device' ? c.precision : '', scope === 'mode' ? c.mode : ''].join('|') + scope;
+  // Paired: the modes of one model/device/precision/size are measured side by side in one process.
+  const groups: BenchCase[][] = [];
   for (const c of expandCases(o)) {
+    const last = groups.at(-1)?.[0];
+    const same = last && last.model === c.model && last.device === c.device && last.precision === c.precision && last.size === c.size;
+    if (o.paired && same) groups.at(-1)!.push(c);
+    else groups.push([c]);
+  }
+  for (const group of groups) {
     if (o.signal?.aborted) throw new ParagonError('interrupted', 'benchmark interrupted');
-    if (['device', 'precision', 'mode'].some((s) => ruledOut.has(key(c, s)))) continue;
-    const label = `${c.model} ${c.device} ${c.precision} ${c.mode} ${sizeText(c.size.width, c.size.height)}`;
-    const r = o.isolate === false ? await measureCase(c, o.measure, o.env) : await runIsolated(c, o);
-    if (isSkip(r)) {
-      // A device that already ran cases of this model does load: what failed is this precision or mode.
-      const ran = rows.some((x) => x.model === c.model && x.device === c.device);
-      let scope = skipScope(r);
-      if (scope === 'device' && ran) scope = rows.some((x) => x.model === c.model && x.device === c.device && x.precision === c.precision) ? 'mode' : 'precision';
-      ruledOut.add(key(c, scope));
-      const s: SkippedCase =
-        scope === 'device'
-          ? { model: c.model, device: c.device, reason: r.reason }
-          : scope === 'precision'
-            ? { model: c.model, device: c.device, precision: c.precision, reason: r.reason }
-            : scope === 'mode'
-              ? { model: c.model, device: c.device, precision: c.precision, mode: c.mode, reason: r.reason }
-              : r;
-      skipped.push(s);
-      o.log?.(formatSkipped([s])[0]!);
-      continue;
+    const todo = group.filter((c) => !['device', 'precision', 'mode'].some((s) => ruledOut.has(key(c, s))));
+    if (!todo.length) continue;
+    const results =
+      o.isolate === false
+        ? todo.length === 1
+          ? [await measureCase(todo[0]!, o.measure, o.env)]
+          : await measurePaired(todo, o.measure, o.env)
+        : await runIsolated(todo, o);
+    for (const [i, r] of results.entries()) {
+      const c = todo[i]!;
+      const label = `${c.model} ${c.device} ${c.precision} ${c.mode} ${sizeText(c.size.width, c.size.height)}`;
+      if (isSkip(r)) {
+        // A device that already ran cases of this model does load: what failed is this precision or mode.
+        const ran = rows.some((x) => x.model === c.model && x.device === c.device);
+        let scope = skipScope(r);
+        if (scope === 'device' && ran) scope = rows.some((x) => x.model === c.model && x.device === c.device && x.precision === c.precision) ? 'mode' : 'precision';
+        ruledOut.add(key(c, scope));
+        const s: SkippedCase =
+          scope === 'device'
+            ? { model: c.model, device: c.device, reason: r.reason }
+            : scope === 'precision'
+              ? { model: c.model, device: c.device, precision: c.precision, reason: r.reason }
+              : scope === 'mode'
+                ? { model: c.model, device: c.device, precision: c.precision, mode: c.mode, reason: r.reason }
+                : r;
+        // A pair whose device is missing reports it once.
+        if (!skipped.some((x) => x.model === s.model && x.device === s.device && x.precision === s.precision && x.mode === s.mode && x.size === s.size)) {
+          skipped.push(s);
+          o.log?.(formatSkipped([s])[0]!);
+        }
+        continue;
+      }
+      rows.push(todo.length > 1 ? { ...r, options: { ...r.options, measured: `side by side with ${todo.filter((x) => x !== c).map((x) => x.mode).join(', ')} (--paired)` } } : r);
+      o.log?.(`${label}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, ${r.fps} fps (${r.runs} runs${r.stable ? '' : ', not stable'}), peak RSS ${r.peakRssMB} MB`);
     }
-    rows.push(r);
-    o.log?.(`${label}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms, ${r.fps} fps (${r.runs} runs${r.stable ? '' : ', not stable'}), peak RSS ${r.peakRssMB} MB`);
   }
   return { rows: withVideoOverhead(rows), skipped };
 }

@@ -111,7 +111,8 @@ export async function tuneCpu(o: TuneOptions): Promise<{ steps: TuneStep[]; best
   const values: { [K in keyof TuneConfig]: TuneConfig[K][] } = {
     threads: [...new Set([1, Math.ceil(cores / 2), cores])],
     spinning: [true, false],
-    level: ['disabled', 'basic', 'extended', 'all'],
+    // extended → layout adds the layout transforms (NCHWc blocked convolutions on CPU); all = every level.
+    level: ['disabled', 'basic', 'extended', 'layout', 'all'],
     executionMode: ['sequential', 'parallel'],
     precision: isCheckpoint ? ['fp32', 'fp16'] : [],
     shapes: isCheckpoint ? ['dynamic', 'fixed'] : [],

@@ -42,6 +42,7 @@ const args = {
   video: { type: 'string', description: 'Also time the end-to-end pipeline (decode, infer, encode) on this video file' },
   videoFrames: { type: 'string', description: 'With --video: only the first N frames' },
   swiftshader: { type: 'boolean', description: `WebGPU through SwiftShader (software Vulkan, ${SWIFTSHADER}) when there is no GPU` },
+  paired: { type: 'boolean', description: 'Measure standard and video mode of each size side by side (alternating runs): a video overhead that holds on a busy machine' },
   isolate: { type: 'boolean', default: true, description: 'Measure each combination in a fresh process (exact peak memory); --no-isolate: all in this one' },
 } as const satisfies ArgsDef;
 
@@ -130,7 +131,7 @@ export default defineCommand({
         return;
       }
       const env = benchEnv();
-      const { rows, skipped } = await runMatrix({ models, devices, precisions, modes, sizes, measure, env, childEnv, isolate: a.isolate !== false, log, signal: interrupted });
+      const { rows, skipped } = await runMatrix({ models, devices, precisions, modes, sizes, measure, env, childEnv, isolate: a.isolate !== false, paired: a.paired === true, log, signal: interrupted });
       let pipeline: BenchReport['pipeline'];
       if (a.video !== undefined) {
         const pick = pipelineChoice(rows);

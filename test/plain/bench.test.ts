@@ -108,6 +108,25 @@ test('a tiny benchmark: one row per combination, skipped devices with one-line r
   }
 });
 
+test('paired: standard and video of one size measured side by side in one process', { skip: noDefault }, async () => {
+  const { rows } = await runMatrix({
+    models: [DEFAULT_MODEL],
+    devices: ['cpu'],
+    precisions: ['fp32'],
+    modes: ['standard', 'video'],
+    sizes: [{ width: 32, height: 24 }],
+    measure: tiny,
+    env: benchEnv(),
+    isolate: false,
+    paired: true,
+  });
+  assert.deepEqual(rows.map((r) => r.mode), ['standard', 'video']);
+  for (const r of rows) checkRow(r);
+  assert.equal(rows[0]!.peakRssMB, rows[1]!.peakRssMB, 'one process, one peak');
+  assert.match(String(rows[1]!.options.measured), /side by side with standard/);
+  assert.equal(rows[1]!.videoOverheadPct, Math.round((rows[1]!.p50Ms / rows[0]!.p50Ms - 1) * 1000) / 10);
+});
+
 test('the chart is a well-formed SVG with one line per backend, precision and mode', async () => {
   const row = (device: string, precision: string, mode: string, size: string, fps: number) =>
     ({ model: 'm', device, precision, mode, size, width: Number(size.split('x')[0]), height: Number(size.split('x')[1]), fps, p50Ms: 1000 / fps }) as BenchRow;

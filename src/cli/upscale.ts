@@ -77,6 +77,13 @@ export default defineCommand({
     const frames = args.frames !== undefined ? parseFrames(args.frames) : undefined;
     const json = args.progress === 'json';
     const bar = !json && process.stderr.isTTY === true;
+    // A reader of the JSON lines that goes away (`| head`) must not crash the run: the work goes on.
+    let reader = true;
+    const onStdoutError = (e: NodeJS.ErrnoException): void => {
+      if (e.code !== 'EPIPE') throw e;
+      reader = false;
+    };
+    process.stdout.on('error', onStdoutError);
     const release = claimInterrupt();
     try {
       await runUpscale({
@@ -98,7 +105,7 @@ export default defineCommand({
         ...(checkpoint !== undefined ? { checkpoint } : {}),
         resume: args.resume === true,
         log: (line) => process.stderr.write(`paragon: ${line}\n`),
-        ...(json ? { progress: (e: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(e)}\n`) } : {}),
+        ...(json ? { progress: (e: Record<string, unknown>) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : {}),
         ...(bar ? { bar: (text: string) => process.stderr.write(text) } : {}),
         signal: interrupted,
       });

@@ -42,7 +42,7 @@ export interface ProgressSink {
 /** Tracks frames done and reports them in the chosen mode. */
 export class Progress {
   readonly #sink: ProgressSink;
-  readonly #total: number | undefined;
+  #total: number | undefined;
   readonly #start = performance.now();
   readonly #base: number;
   #frames: number;
@@ -74,8 +74,9 @@ export class Progress {
     if (now - this.#lastShown >= (this.#sink.mode === 'bar' ? 200 : 500)) this.#show(now, false);
   }
 
-  /** Show the final numbers (and end the bar's line). */
+  /** Show the final numbers (the total is now what was done) and end the bar's line. */
   end(): void {
+    this.#total = this.#frames;
     if (this.#sink.mode === 'none') return;
     this.#show(performance.now(), true);
     if (this.#sink.mode === 'bar' && this.#drawn) this.#sink.text?.('\n');

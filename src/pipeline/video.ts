@@ -134,7 +134,10 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     : opts.bar
       ? { mode: 'bar', text: opts.bar }
       : { mode: opts.log ? 'lines' : 'none', text: (t) => opts.log?.(t) };
-  const expected = range.to ?? info.video.nbFrames;
+  // The total for the bar and ETA: the container's frame count, else an estimate from the duration.
+  const rate = info.video.avgFrameRate;
+  const estimate = info.duration !== undefined && rate ? Math.round((info.duration * rate[0]) / rate[1]) : undefined;
+  const expected = range.to !== undefined ? Math.min(range.to, info.video.nbFrames ?? estimate ?? range.to) : (info.video.nbFrames ?? estimate);
   progress = new Progress(sink, expected !== undefined ? expected - range.from : undefined, cp.framesDone);
   try {
     await run.execute(progress);
@@ -203,9 +206,13 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
 
 const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
-/** An error about a segment file names the output instead: the user never asked for segments. */
+/**
+ * An error about a segment file names the output instead (the user never asked for segments), and
+ * ffmpeg running out of disk is a resources error (exit 6), not an ffmpeg one.
+ */
 function blameOutput(e: unknown, dir: string, output: string): unknown {
   if (!(e instanceof ParagonError) || e.file === undefined || !path.resolve(e.file).startsWith(dir + path.sep)) return e;
-  const kind = (Object.keys(ExitCode) as ExitCodeName[]).find((k) => ExitCode[k] === e.code) ?? 'internal';
+  const disk = /No space left on device|ENOSPC/i.test(e.message);
+  const kind = disk ? 'resources' : ((Object.keys(ExitCode) as ExitCodeName[]).find((k) => ExitCode[k] === e.code) ?? 'internal');
   return new ParagonError(kind, e.message.slice(e.file.length + 2), { file: output, cause: e });
 }

@@ -80,27 +80,27 @@ export function frameLuma(f: WeightFrame): Float32Array {
   return y;
 }
 
-/** Mean over a (2r+1)² window, the window clipped at the edges (separable running sums). */
+/** Mean over a (2r+1)² window, the window clipped at the edges (separable prefix sums). */
 export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
+  // Reciprocal window extents per column and per row, so the inner loops only add and multiply.
+  const extent = (n: number) => Float64Array.from({ length: n }, (_, i) => 1 / (Math.min(n - 1, i + r) - Math.max(0, i - r) + 1));
+  const invX = extent(w);
+  const invY = extent(h);
   const tmp = new Float32Array(w * h);
-  const out = new Float32Array(w * h);
+  const pre = new Float64Array(w + 1);
   for (let y = 0; y < h; y++) {
     const row = y * w;
-    let s = 0;
-    for (let x = 0; x < Math.min(r, w); x++) s += src[row + x]!;
-    for (let x = 0; x < w; x++) {
-      if (x + r < w) s += src[row + x + r]!;
-      if (x - r - 1 >= 0) s -= src[row + x - r - 1]!;
-      tmp[row + x] = s / (Math.min(w - 1, x + r) - Math.max(0, x - r) + 1);
-    }
+    for (let x = 0; x < w; x++) pre[x + 1] = pre[x]! + src[row + x]!;
+    for (let x = 0; x < w; x++) tmp[row + x] = (pre[Math.min(w, x + r + 1)]! - pre[Math.max(0, x - r)]!) * invX[x]!;
   }
+  const out = new Float32Array(w * h);
   const col = new Float64Array(w);
-  for (let y = 0; y < Math.min(r, h); y++) for (let x = 0; x < w; x++) col[x]! += tmp[y * w + x]!;
+  for (let y = 0; y < Math.min(r, h); y++) for (let x = 0, o = y * w; x < w; x++) col[x]! += tmp[o + x]!;
   for (let y = 0; y < h; y++) {
-    if (y + r < h) for (let x = 0; x < w; x++) col[x]! += tmp[(y + r) * w + x]!;
-    if (y - r - 1 >= 0) for (let x = 0; x < w; x++) col[x]! -= tmp[(y - r - 1) * w + x]!;
-    const k = Math.min(h - 1, y + r) - Math.max(0, y - r) + 1;
-    for (let x = 0; x < w; x++) out[y * w + x] = col[x]! / k;
+    if (y + r < h) for (let x = 0, o = (y + r) * w; x < w; x++) col[x]! += tmp[o + x]!;
+    if (y - r - 1 >= 0) for (let x = 0, o = (y - r - 1) * w; x < w; x++) col[x]! -= tmp[o + x]!;
+    const k = invY[y]!;
+    for (let x = 0, o = y * w; x < w; x++) out[o + x] = col[x]! * k;
   }
   return out;
 }

@@ -9,6 +9,12 @@
  * The scene-cut detector's state is not saved: the resumed run decodes the finished frames anyway
  * (to skip them exactly, whatever the container's seeking), and replays them through a fresh
  * detector, which puts it in exactly the state the interrupted run had.
+ *
+ * What "equal to an uninterrupted run" means: the frames reaching the encoder are the same bits
+ * (same state, same cuts, same model), and every segment is a separate encode that starts on a
+ * keyframe, in both runs alike. So the output is the same: bit for bit with FFV1, and with the
+ * lossy codecs the same packets, hence the same decoded frames (checked for x264, x265 and VP9;
+ * an encoder that is not deterministic run to run would break only this last step).
  */
 import { mkdir, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -46,7 +46,7 @@ export class Progress {
   readonly #start = performance.now();
   readonly #base: number;
   #frames: number;
-  #lastShown = 0;
+  #lastShown = Number.NEGATIVE_INFINITY;
   #lastPlain = performance.now();
   #drawn = false;
 

@@ -24,7 +24,7 @@ const args = {
   upsamplerAlpha: { type: 'string', description: 'Base-path sharpening strength 0..1 (default: by checkpoint)' },
   variant: { type: 'string', description: `Assert the variant (${VARIANTS.join(', ')})` },
   scale: { type: 'string', description: 'Assert the upscale factor' },
-  literal: { type: 'boolean', description: 'The straightforward graph mirroring the reference' },
+  literal: { type: 'boolean', description: 'Emit the literal graph mirroring the reference (debugging); default: the optimised low-resolution graph' },
 } as const satisfies ArgsDef;
 
 export default defineCommand({
@@ -48,7 +48,7 @@ export default defineCommand({
     const conv = await convertCheckpoint(a.weights, {
       video: a.video === true,
       fp16: a.fp16 === true,
-      literal: true,
+      literal: a.literal === true,
       ...(size ? { static: size } : {}),
       ...(a.variant !== undefined ? { variant: a.variant as Variant } : {}),
       ...(scale !== undefined ? { scale } : {}),
@@ -76,7 +76,7 @@ export default defineCommand({
     }
     const info = readOnnxInfo(conv.bytes, out);
     const st = size ? `static ${size[0]}x${size[1]}` : 'dynamic size';
-    say(`wrote: ${out} (${mb(conv.bytes.length)}), ${a.video ? 'video' : 'standard'} mode, ${a.fp16 ? 'fp16' : 'fp32'}, ${st}, literal graph, opset ${info.opset}`);
+    say(`wrote: ${out} (${mb(conv.bytes.length)}), ${a.video ? 'video' : 'standard'} mode, ${a.fp16 ? 'fp16' : 'fp32'}, ${st}, ${info.graphKind} graph, opset ${info.opset}`);
     say(`  inputs:  ${info.inputs.map(formatIO).join('; ')}`);
     say(`  outputs: ${info.outputs.map(formatIO).join('; ')}`);
   },

@@ -56,10 +56,13 @@ test('convert a golden checkpoint (standard and video), then info --json on both
     assert.equal(info.variant, 'realtime');
     assert.equal(info.scale, 2);
     assert.equal(info.params, 16780);
+    assert.equal(info.metadata['paragon.graph'], 'fast', 'the optimised graph is the default');
+    assert.match(r.stdout, /fast graph/);
 
     const vid = path.join(dir, 'rt-video.onnx');
-    const v = await paragon(['convert', RT, '-o', vid, '--video', '--fp16', '--static', '24x40', '--upsampler-alpha', '0.1']);
+    const v = await paragon(['convert', RT, '-o', vid, '--video', '--fp16', '--static', '24x40', '--upsampler-alpha', '0.1', '--literal']);
     assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /literal graph/);
     assert.match(v.stdout, /upsampler_alpha: 0\.1 \(flag\)/);
     const vi = JSON.parse((await paragon(['info', vid, '--json'])).stdout);
     assert.equal(vi.signature, 'paragon-video');

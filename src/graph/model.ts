@@ -6,6 +6,7 @@
  */
 import { usageError } from '../errors.ts';
 import { META, VARIANT_DEFAULTS, type ArchSpec, type StateDict } from '../weights/types.ts';
+import { countParams } from '../weights/state-dict.ts';
 import { GraphBuilder, type Val } from './builder.ts';
 import { basePath } from './base-path.ts';
 import { conv3, param, type Ctx } from './layers.ts';
@@ -94,6 +95,7 @@ export function buildGraph(arch: ArchSpec, stateDict: StateDict, opts: BuildOpti
     [META.precision, opts.fp16 ? 'fp16' : 'fp32'],
     [META.graph, fast ? 'fast' : 'literal'],
     [META.producer, PARAGON_VERSION],
+    [META.params, String(countParams(stateDict))],
   ];
   if (opts.video) metadata.push([META.historyWeight, HISTORY_WEIGHT_TEXT]);
   if (opts.sha256) metadata.push([META.sha256, opts.sha256]);

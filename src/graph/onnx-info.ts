@@ -35,8 +35,10 @@ export interface OnnxInfo {
   readonly irVersion: number;
   /** `producer_name producer_version`. */
   readonly producer: string;
-  /** Elements of all floating-point initializers (the learned parameters, as embedded). */
+  /** Learned parameters: the checkpoint's count from our metadata, else the elements of all float initializers. */
   readonly params: number;
+  /** Elements of all floating-point initializers, as embedded (folded constants included). */
+  readonly embedded: number;
   readonly nodes: number;
   /** Node counts by op type. */
   readonly ops: Map<string, number>;
@@ -116,6 +118,7 @@ export function readOnnxInfo(bytes: Uint8Array, file: string): OnnxInfo {
   for (const n of g.nodes) ops.set(n.opType, (ops.get(n.opType) ?? 0) + 1);
   const signature = classify(inputs.map((i) => i.name), outputs.map((o) => o.name), metadata);
   const variant = metadata.get(META.variant);
+  const embedded = g.initializers.filter(isFloat).reduce((n, t) => n + elementCount(t.dims), 0);
   const info: OnnxInfo = {
     file,
     inputs,
@@ -124,7 +127,8 @@ export function readOnnxInfo(bytes: Uint8Array, file: string): OnnxInfo {
     opset: m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0,
     irVersion: m.irVersion,
     producer: `${m.producerName} ${m.producerVersion}`.trim(),
-    params: g.initializers.filter(isFloat).reduce((n, t) => n + elementCount(t.dims), 0),
+    params: num(metadata.get(META.params)) ?? embedded,
+    embedded,
     nodes: g.nodes.length,
     ops,
     externalData: g.initializers.some((t) => t.external === true),

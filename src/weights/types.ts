@@ -73,5 +73,7 @@ export const META = {
   sha256: 'paragon.checkpoint_sha256',
   precision: 'paragon.precision',
   graph: 'paragon.graph',
+  /** Learned parameters of the checkpoint (the fast graph embeds folded tensors, so counting initializers differs). */
+  params: 'paragon.params',
   producer: 'paragon.version',
 } as const;

@@ -16,6 +16,7 @@ export const subCommands = {
   engine: lazy(() => import('./engine.ts')),
   eval: lazy(() => import('./eval.ts')),
   info: lazy(() => import('./info.ts')),
+  player: lazy(() => import('./player.ts')),
   scenes: lazy(() => import('./scenes.ts')),
   upscale: lazy(() => import('./upscale.ts')),
 };

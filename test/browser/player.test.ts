@@ -1,0 +1,285 @@
+/**
+ * The browser player end to end: the real `paragon player` CLI serves the page, Debian's Chromium
+ * (driven by playwright-core) opens a small H.264 clip with a hard cut, plays it on WebGPU
+ * (SwiftShader here: slow but correct, so the clip is tiny) and on WASM, and every captured
+ * upscaled frame — the pixels the page drew — is compared with the Node frame engine
+ * (onnxruntime-node, CPU) run on the very RGB the page decoded, with the page's reset decisions.
+ * Only the backend differs, so PSNR must be ≥ 45 dB. Also: the server's gate (foreign Host or
+ * Origin, missing token, traversal), export to MP4 with the audio kept, frame dropping when the
+ * upscaler is slower than the video, and a screenshot in test-artifacts/ for a human to look at.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { openUpscaler } from '../../src/temporal/open.ts';
+import { ffmpeg, streams, tmp } from '../helpers/media.ts';
+import { ROOT, needShared, shared } from '../helpers/shared.ts';
+
+const CHROMIUM = process.env.PARAGON_CHROMIUM ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (Debian package chromium, or set PARAGON_CHROMIUM); absent here`;
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+// The golden random weights exercise every operation; without ../shared the bundled default model.
+const MODEL = needShared('golden') ? path.join(ROOT, 'models', 'paragon-realtime-2x.safetensors') : shared('golden', 'realtime_x2.weights.safetensors');
+const W = 64;
+const H = 48;
+const FPS = 12;
+const CUT = 6; // first frame of the second shot
+
+interface Captured {
+  timestamp: number;
+  cut: boolean;
+  alpha: number;
+  reset: string | null;
+  width: number;
+  height: number;
+  input: string;
+  outWidth: number;
+  outHeight: number;
+  output: string;
+}
+
+let cli: ChildProcess | undefined;
+let exited: Promise<number | null> | undefined;
+let url = '';
+let port = 0;
+let token = '';
+let clipFile = '';
+let ctx: BrowserContext | undefined;
+let userData = '';
+
+/** A raw request to the server, with exactly these headers (Node's client does not normalise the path). */
+function request(p: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: p, method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function openPage(query: string): Promise<Page> {
+  const page = await ctx!.newPage();
+  await page.setViewportSize({ width: 960, height: 640 });
+  page.on('pageerror', (e) => process.stderr.write(`[page] ${e.message}\n`));
+  await page.goto(`${url}?${query}`);
+  await page.waitForFunction(() => (globalThis as any).__paragon?.ready === true, null, { timeout: 90_000 });
+  const errors = await page.evaluate(() => (globalThis as any).__paragon.errors as string[]);
+  assert.deepEqual(errors, [], 'page errors while loading');
+  return page;
+}
+
+const state = (page: Page) => page.evaluate(() => (globalThis as any).__paragon);
+
+/** PSNR of two RGB byte sequences (RGBA `b`, alpha ignored), in dB. */
+function psnrRgb(a: Uint8Array, rgba: Uint8Array): number {
+  let se = 0;
+  const n = a.length / 3;
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) se += (a[3 * i + c]! - rgba[4 * i + c]!) ** 2;
+  const mse = se / (3 * n);
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+/**
+ * Run the Node frame engine (onnxruntime-node, CPU) over the captured inputs, resetting where the
+ * page did (weight 0 ⇔ no history), and return the PSNR of each page frame against it; `fresh`
+ * runs every frame with no history instead (to show the history reached the picture).
+ */
+async function nodeParity(frames: Captured[], historyWeight: number, fresh = false): Promise<number[]> {
+  const up = await openUpscaler(MODEL, { historyWeight, device: 'cpu' });
+  try {
+    const out: number[] = [];
+    for (const f of frames) {
+      const packed = Buffer.from(f.input, 'base64');
+      const n = f.width * f.height;
+      const rgb = new Float32Array(3 * n);
+      for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) rgb[c * n + i] = packed[3 * i + c]! / 255;
+      const r = await up.process({ width: f.width, height: f.height, rgb }, { cut: fresh || f.alpha === 0 });
+      assert.equal(r.width, f.outWidth);
+      assert.equal(r.height, f.outHeight);
+      const m = r.width * r.height;
+      const bytes = new Uint8Array(3 * m);
+      for (let i = 0; i < m; i++) for (let c = 0; c < 3; c++) bytes[3 * i + c] = Math.round(Math.min(1, Math.max(0, r.rgb[c * m + i]!)) * 255);
+      out.push(psnrRgb(bytes, new Uint8Array(Buffer.from(f.output, 'base64'))));
+    }
+    return out;
+  } finally {
+    await up.close();
+  }
+}
+
+/**
+ * The page's frames against the Node engine: PSNR ≥ 45 dB everywhere, and every frame that used
+ * history is clearly closer to Node with the same history than to Node without any (so a page
+ * that dropped or garbled its GPU-resident state could not pass on the 45 dB alone).
+ */
+async function assertParity(t: { diagnostic(m: string): void }, label: string, frames: Captured[], weight: number): Promise<void> {
+  const psnr = await nodeParity(frames, weight);
+  const alone = await nodeParity(frames, weight, true);
+  t.diagnostic(`${label} vs onnxruntime-node, PSNR dB: ${psnr.map((p) => p.toFixed(1)).join(' ')} (no history: ${alone.map((p) => p.toFixed(1)).join(' ')})`);
+  for (const [i, p] of psnr.entries()) {
+    assert.ok(p >= 45, `${label} frame ${i}: PSNR ${p.toFixed(2)} dB < 45 against onnxruntime-node`);
+    if (frames[i]!.alpha > 0) assert.ok(p > alone[i]! + 6, `${label} frame ${i}: ${p.toFixed(1)} dB with history, ${alone[i]!.toFixed(1)} dB without`);
+  }
+}
+
+describe('browser player', { skip }, () => {
+  before(async () => {
+    // Two shots (a moving test pattern, then colour bars), H.264 + AAC: WebCodecs in Debian's
+    // Chromium decodes H.264 (checked by the playback below).
+    clipFile = tmp('player-clip.mp4');
+    const d = CUT / FPS;
+    await ffmpeg([
+      '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${FPS}:d=${d}`,
+      '-f', 'lavfi', '-i', `smptebars=s=${W}x${H}:r=${FPS}:d=${d}`,
+      '-f', 'lavfi', '-i', `sine=f=440:d=${2 * d}`,
+      '-filter_complex', '[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p[v]', '-map', '[v]', '-map', '2:a',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-c:a', 'aac', '-shortest', clipFile,
+    ]);
+    cli = spawn(process.execPath, [path.join(ROOT, 'bin', 'paragon.js'), 'player', clipFile, '--model', MODEL], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    cli.stderr!.on('data', (d) => (stderr += d));
+    exited = new Promise((r) => cli!.on('exit', (code) => r(code)));
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      cli!.stdout!.on('data', (d) => {
+        out += d;
+        const m = /http:\/\/127\.0\.0\.1:(\d+)\/s\/([A-Za-z0-9_-]+)\/\n/.exec(out);
+        if (m) resolve(m[0].trim());
+      });
+      void exited!.then((c) => reject(new Error(`paragon player exited ${c}: ${stderr}`)));
+    });
+    [, port, token] = /:(\d+)\/s\/([^/]+)\//.exec(url)!.map((x, i) => (i === 1 ? Number(x) : x)) as [string, number, string];
+    userData = mkdtempSync(path.join(os.tmpdir(), 'paragon-chromium-'));
+    ctx = await chromium.launchPersistentContext(userData, {
+      executablePath: CHROMIUM,
+      headless: true,
+      acceptDownloads: true,
+      args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  });
+
+  after(async () => {
+    await ctx?.close();
+    if (userData) rmSync(userData, { recursive: true, force: true });
+    if (cli && cli.exitCode === null) {
+      cli.kill('SIGINT');
+      assert.equal(await exited, 130, 'paragon player ends with 130 on Ctrl+C');
+    }
+  });
+
+  test('the server refuses foreign hosts and origins, requests without the token and path tricks', async () => {
+    const page = `/s/${token}/`;
+    const ok = await request(page);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(ok.headers['cross-origin-embedder-policy'], 'require-corp');
+    assert.equal(ok.headers['access-control-allow-origin'], undefined);
+    assert.match(String(ok.headers['content-security-policy']), /default-src 'self'/);
+    for (const host of [`evil.example:${port}`, `evil.example`, `127.0.0.1:${port + 1}`, `127.0.0.1.nip.io:${port}`])
+      assert.equal((await request(page, { Host: host })).status, 403, `Host ${host}`);
+    for (const origin of ['http://evil.example', `http://127.0.0.1:${port + 1}`, 'null', `https://127.0.0.1:${port}`])
+      assert.equal((await request(page, { Origin: origin })).status, 403, `Origin ${origin}`);
+    assert.equal((await request(page, { Origin: `http://127.0.0.1:${port}` })).status, 200, 'own origin');
+    assert.equal((await request(page, { 'Sec-Fetch-Site': 'cross-site' })).status, 403, 'cross-site fetch');
+    for (const p of ['/', '/s/', '/s//', '/api/catalog', `/s/${token.slice(1)}/`, `/s/${token}x/api/catalog`, '/files/v0', '/favicon.ico'])
+      assert.equal((await request(p)).status, 403, `no token: ${p}`);
+    for (const p of [
+      'files/../../package.json', 'files/..%2f..%2fpackage.json', '%2e%2e/%2e%2e/package.json', '../package.json', 'ort/../../../package.json',
+      'ort/..%2F..%2Fpackage.json', 'models/m0/../../package.json', 'files/v0%00', 'files/v9', 'files/', 'ort/jsep.mjs/..', 'api/catalog/..', './app.js', 'src/player/web/app.ts',
+    ]) {
+      const r = await request(`/s/${token}/${p}`);
+      assert.equal(r.status, 404, `traversal ${p}`);
+      assert.doesNotMatch(r.body, /"name": "paragon"/);
+    }
+    assert.equal((await request(page, {}, 'POST')).status, 405);
+    const file = await request(`/s/${token}/files/v0`, { Range: 'bytes=0-9' });
+    assert.equal(file.status, 206);
+    assert.equal(file.headers['content-range'], `bytes 0-9/${statSync(clipFile).size}`);
+    assert.equal(file.body.length, 10);
+  });
+
+  test('WebGPU: upscaled frames match the Node engine (PSNR ≥ 45 dB), state fed back on the GPU', { timeout: 150_000 }, async (t) => {
+    const page = await openPage('backend=webgpu&capture=4&drop=0&temporal=0.2');
+    const s0 = await state(page);
+    assert.equal(s0.backend, 'webgpu', `backend: ${s0.backendLabel}; notices: ${s0.notices}`);
+    assert.equal(s0.video, path.basename(clipFile));
+    await page.click('#play');
+    await page.waitForFunction(() => (globalThis as any).__paragon.captured.length >= 4, null, { timeout: 120_000 });
+    await page.click('#play'); // pause
+    const frames = (await state(page)).captured.slice(0, 4) as Captured[];
+    assert.deepEqual(frames.map((f) => f.reset), ['first', null, null, null]);
+    assert.deepEqual(frames.map((f) => f.alpha), [0, 0.2, 0.2, 0.2]);
+    assert.deepEqual(frames.map((f) => Math.round(f.timestamp * FPS)), [0, 1, 2, 3], 'no frame dropped with drop=0');
+    assert.deepEqual([frames[0]!.outWidth, frames[0]!.outHeight], [2 * W, 2 * H]);
+    await assertParity(t, 'WebGPU', frames, 0.2);
+
+    // Graceful degradation: from the start again with dropping on; SwiftShader is far slower
+    // than 12 fps, so late frames are skipped and the overlay says so.
+    await page.click('#drop');
+    await page.evaluate(() => {
+      const seek = document.getElementById('seek') as HTMLInputElement;
+      seek.value = '0';
+      seek.dispatchEvent(new Event('input'));
+    });
+    await page.click('#play');
+    await page.waitForFunction(() => (globalThis as any).__paragon.ended, null, { timeout: 120_000 });
+    const s = await state(page);
+    assert.ok(s.dropped > 0, `frames dropped: ${s.dropped}`);
+    assert.match((await page.textContent('#overlay')) ?? '', /dropped [1-9][\s\S]*dropping late frames/);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'player-webgpu.png') });
+    await page.close();
+  });
+
+  test('WASM: every frame matches the Node engine, the hard cut resets the history, export keeps the audio', { timeout: 120_000 }, async (t) => {
+    const page = await openPage('backend=wasm&capture=12&drop=0&temporal=0.3');
+    const s0 = await state(page);
+    assert.equal(s0.backend, 'wasm');
+    assert.match(s0.backendLabel, /WASM \(\d+ threads?\)/);
+    await page.click('#play');
+    await page.waitForFunction(() => (globalThis as any).__paragon.ended, null, { timeout: 60_000 });
+    const s = await state(page);
+    const frames = s.captured as Captured[];
+    assert.equal(frames.length, 2 * CUT);
+    assert.deepEqual(s.cuts.map((t: number) => Math.round(t * FPS)), [CUT], 'the scene-cut detector finds the cut');
+    assert.deepEqual(frames.map((f) => f.reset), frames.map((_, i) => (i === 0 ? 'first' : i === CUT ? 'cut' : null)));
+    await assertParity(t, 'WASM', frames, 0.3);
+    mkdirSync(ARTIFACTS, { recursive: true });
+
+    // Export to MP4: H.264 at twice the size, every frame, the AAC audio copied over.
+    const download = page.waitForEvent('download', { timeout: 60_000 });
+    await page.selectOption('#container', 'mp4');
+    await page.click('#export');
+    const file = path.join(ARTIFACTS, 'player-export.mp4');
+    await (await download).saveAs(file);
+    const st = await streams(file);
+    const v = st.find((x) => x.codec_type === 'video');
+    const a = st.find((x) => x.codec_type === 'audio');
+    assert.equal(v?.codec_name, 'h264');
+    assert.deepEqual([v?.width, v?.height], [2 * W, 2 * H]);
+    assert.equal(Number(v?.nb_frames), 2 * CUT);
+    assert.equal(a?.codec_name, 'aac', 'audio kept');
+
+    // Switching the model redraws the frame on screen with the new one (the bundled default
+    // model, which also makes the screenshot meaningful to a human eye).
+    const bundled = await page.$$eval('#models option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']));
+    const other = bundled.find(([, name]) => name === 'paragon-realtime-2x.safetensors');
+    if (other && path.basename(MODEL) !== other[1]) {
+      const shown = (await state(page)).shown as number;
+      await page.selectOption('#models', other[0]!);
+      await page.waitForFunction((n) => (globalThis as any).__paragon.shown > n && !(globalThis as any).__paragon.busy, shown, { timeout: 30_000 });
+      assert.equal((await state(page)).model, other[1]);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'player.png') });
+    await page.close();
+  });
+});

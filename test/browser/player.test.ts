@@ -240,6 +240,20 @@ describe('browser player', { skip }, () => {
     await page.close();
   });
 
+  test('WebGPU: the canvas render shader, drawn offscreen, matches the Node engine too', { timeout: 90_000 }, async (t) => {
+    // Presenting a WebGPU canvas fails on SwiftShader, so the shader real GPUs draw with renders
+    // into a texture here and is read back: the same pipeline, checked to the pixel.
+    const page = await openPage('backend=webgpu&present=offscreen&capture=2&drop=0&temporal=0.2');
+    assert.equal((await state(page)).present, 'offscreen');
+    await page.click('#play');
+    await page.waitForFunction(() => (globalThis as any).__paragon.captured.length >= 2, null, { timeout: 60_000 });
+    await page.click('#play');
+    const frames = (await state(page)).captured.slice(0, 2) as Captured[];
+    assert.deepEqual(frames.map((f) => f.alpha), [0, 0.2]);
+    await assertParity(t, 'WebGPU render shader', frames, 0.2);
+    await page.close();
+  });
+
   test('WASM: every frame matches the Node engine, the hard cut resets the history, export keeps the audio', { timeout: 120_000 }, async (t) => {
     const page = await openPage('backend=wasm&capture=12&drop=0&temporal=0.3');
     const s0 = await state(page);

@@ -221,7 +221,7 @@ function backendLabel(up: WebUpscaler): string {
   if (up.backend === 'wasm') return `WASM (${ort.env.wasm.numThreads ?? 1} thread${ort.env.wasm.numThreads === 1 ? '' : 's'})`;
   const info = up.gpuDevice?.adapterInfo;
   const name = `WebGPU${info ? ` (${[info.vendor, info.architecture].filter(Boolean).join(' ')})` : ''}`;
-  return view instanceof GpuReadbackView ? `${name}, read-back display` : name;
+  return view instanceof GpuFrameView ? name : `${name}, read-back display`;
 }
 
 /** Load model bytes on the chosen backend, replacing the current upscaler. */
@@ -237,15 +237,15 @@ async function loadModel(bytes: Uint8Array, name: string): Promise<void> {
   const canvas = document.createElement('canvas');
   const present = params.get('present');
   const dev = up.gpuDevice;
-  const readback = dev !== undefined && (present === 'readback' || (present !== 'canvas' && softwareAdapter(dev)));
-  const v = !dev ? new CanvasFrameView(canvas) : readback ? new GpuReadbackView(canvas, dev) : new GpuFrameView(canvas, dev);
+  const readback = dev !== undefined && (present === 'readback' || (present !== 'canvas' && present !== 'offscreen' && softwareAdapter(dev)));
+  const v = !dev ? new CanvasFrameView(canvas) : readback ? new GpuReadbackView(canvas, dev) : new GpuFrameView(canvas, dev, present === 'offscreen');
   upscaler = up;
   view = v;
   modelBytes = { bytes, name };
   state.model = name;
   state.backend = up.backend;
   state.backendLabel = backendLabel(up);
-  state.present = v instanceof GpuFrameView ? 'webgpu-canvas' : v instanceof GpuReadbackView ? 'readback' : 'canvas2d';
+  state.present = v instanceof GpuFrameView ? (present === 'offscreen' ? 'offscreen' : 'webgpu-canvas') : v instanceof GpuReadbackView ? 'readback' : 'canvas2d';
   el.upSlot.replaceChildren(canvas);
   if (player) await player.setOutput(output());
   await old?.close();

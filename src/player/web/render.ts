@@ -8,7 +8,7 @@
  */
 import { planarOf, type UpscaledFrame } from './upscaler.ts';
 import { rgbaFromPlanar } from './frames.ts';
-import { BufferUsage, MAP_READ, gpu, type GpuBuffer, type GpuCanvasContext, type GpuDevice } from './webgpu.ts';
+import { BufferUsage, MAP_READ, TextureUsage, gpu, type GpuBuffer, type GpuCanvasContext, type GpuDevice, type GpuTexture } from './webgpu.ts';
 
 /** Something that shows upscaled frames in a canvas. */
 export interface FrameView {
@@ -37,21 +37,30 @@ struct Params { width: u32, height: u32, stride: u32, plane: u32 };
   return vec4f(select(clamp(c, vec3f(0.0), vec3f(1.0)), vec3f(0.0), c != c), 1.0);
 }`;
 
-/** Draws from the GPU buffer of the output tensor into a WebGPU canvas. */
+/**
+ * Draws from the GPU buffer of the output tensor into a WebGPU canvas. With `offscreen`, the same
+ * pipeline renders into a texture that is read back into a 2D canvas instead: how the render
+ * shader is tested where canvas presentation is unusable (SwiftShader).
+ */
 export class GpuFrameView implements FrameView {
   readonly canvas: HTMLCanvasElement;
   readonly #device: GpuDevice;
-  readonly #ctx: GpuCanvasContext;
+  readonly #ctx: GpuCanvasContext | undefined;
+  readonly #ctx2d: CanvasRenderingContext2D | undefined;
   readonly #pipeline: ReturnType<GpuDevice['createRenderPipeline']>;
   readonly #params: GpuBuffer;
   #staging: GpuBuffer | undefined;
+  #target: { texture: GpuTexture; read: GpuBuffer; w: number; h: number; row: number } | undefined;
 
-  constructor(canvas: HTMLCanvasElement, device: GpuDevice) {
+  constructor(canvas: HTMLCanvasElement, device: GpuDevice, offscreen = false) {
     this.canvas = canvas;
     this.#device = device;
-    const format = gpu()!.getPreferredCanvasFormat();
-    this.#ctx = canvas.getContext('webgpu' as '2d') as unknown as GpuCanvasContext;
-    this.#ctx.configure({ device, format, alphaMode: 'opaque' });
+    const format = offscreen ? 'rgba8unorm' : gpu()!.getPreferredCanvasFormat();
+    if (offscreen) this.#ctx2d = canvas.getContext('2d', { alpha: false })!;
+    else {
+      this.#ctx = canvas.getContext('webgpu' as '2d') as unknown as GpuCanvasContext;
+      this.#ctx.configure({ device, format, alphaMode: 'opaque' });
+    }
     const module = device.createShaderModule({ code: SHADER });
     this.#pipeline = device.createRenderPipeline({
       layout: 'auto',
@@ -76,11 +85,12 @@ export class GpuFrameView implements FrameView {
       this.#device.queue.writeBuffer(this.#staging, 0, data);
       buffer = this.#staging;
     }
-    if (this.canvas.width !== frame.width || this.canvas.height !== frame.height) {
-      this.canvas.width = frame.width;
-      this.canvas.height = frame.height;
+    const { width: w, height: h } = frame;
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
     }
-    this.#device.queue.writeBuffer(this.#params, 0, Uint32Array.of(frame.width, frame.height, frame.stride, frame.stride * frame.rows));
+    this.#device.queue.writeBuffer(this.#params, 0, Uint32Array.of(w, h, frame.stride, frame.stride * frame.rows));
     const bind = this.#device.createBindGroup({
       layout: this.#pipeline.getBindGroupLayout(0),
       entries: [
@@ -88,19 +98,47 @@ export class GpuFrameView implements FrameView {
         { binding: 1, resource: { buffer: this.#params } },
       ],
     });
+    const target = this.#ctx2d ? this.#offscreen(w, h) : undefined;
     const enc = this.#device.createCommandEncoder();
-    const pass = enc.beginRenderPass({ colorAttachments: [{ view: this.#ctx.getCurrentTexture().createView(), loadOp: 'clear', storeOp: 'store', clearValue: [0, 0, 0, 1] }] });
+    const view = (target?.texture ?? this.#ctx!.getCurrentTexture()).createView();
+    const pass = enc.beginRenderPass({ colorAttachments: [{ view, loadOp: 'clear', storeOp: 'store', clearValue: [0, 0, 0, 1] }] });
     pass.setPipeline(this.#pipeline);
     pass.setBindGroup(0, bind);
     pass.draw(3);
     pass.end();
+    if (target) enc.copyTextureToBuffer({ texture: target.texture }, { buffer: target.read, bytesPerRow: target.row }, [w, h]);
     this.#device.queue.submit([enc.finish()]);
+    if (target) {
+      await target.read.mapAsync(MAP_READ);
+      const src = new Uint8Array(target.read.getMappedRange());
+      const img = new ImageData(w, h);
+      for (let y = 0; y < h; y++) img.data.set(src.subarray(y * target.row, y * target.row + 4 * w), 4 * w * y);
+      target.read.unmap();
+      this.#ctx2d!.putImageData(img, 0, 0);
+      return capture ? img : undefined;
+    }
     // The canvas texture is readable until this task ends (then it is presented): copy it now.
     const image = capture ? copyCanvas(this.canvas) : undefined;
     // Wait for the GPU to finish the frame (inference included): honest latency, and playback
     // drops frames when the GPU falls behind instead of queueing work without bound.
     await this.#device.queue.onSubmittedWorkDone();
     return image;
+  }
+
+  /** The offscreen render target and its read-back buffer (rows padded to 256 bytes), per size. */
+  #offscreen(w: number, h: number) {
+    if (this.#target?.w === w && this.#target.h === h) return this.#target;
+    this.#target?.texture.destroy();
+    this.#target?.read.destroy();
+    const row = Math.ceil((4 * w) / 256) * 256;
+    this.#target = {
+      texture: this.#device.createTexture({ size: [w, h], format: 'rgba8unorm', usage: TextureUsage.RENDER_ATTACHMENT | TextureUsage.COPY_SRC }),
+      read: this.#device.createBuffer({ size: row * h, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }),
+      w,
+      h,
+      row,
+    };
+    return this.#target;
   }
 }
 

@@ -6,6 +6,9 @@
 /** GPUBufferUsage flags (WebGPU spec values). */
 export const BufferUsage = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
 
+/** GPUTextureUsage flags. */
+export const TextureUsage = { COPY_SRC: 1, RENDER_ATTACHMENT: 16 } as const;
+
 /** GPUMapMode.READ. */
 export const MAP_READ = 1;
 
@@ -23,6 +26,7 @@ export interface GpuTextureView {
 
 export interface GpuTexture {
   createView(): GpuTextureView;
+  destroy(): void;
 }
 
 export interface GpuRenderPass {
@@ -42,6 +46,7 @@ export interface GpuComputePass {
 export interface GpuCommandEncoder {
   beginComputePass(): GpuComputePass;
   copyBufferToBuffer(src: GpuBuffer, srcOffset: number, dst: GpuBuffer, dstOffset: number, size: number): void;
+  copyTextureToBuffer(src: { texture: GpuTexture }, dst: { buffer: GpuBuffer; bytesPerRow: number }, size: [number, number]): void;
   beginRenderPass(d: { colorAttachments: { view: GpuTextureView; loadOp: 'clear' | 'load'; storeOp: 'store'; clearValue?: number[] }[] }): GpuRenderPass;
   finish(): unknown;
 }
@@ -56,6 +61,7 @@ export interface GpuDevice {
   /** Adapter description (Chrome 121+). */
   readonly adapterInfo?: { vendor: string; architecture: string; description: string };
   createBuffer(d: { size: number; usage: number }): GpuBuffer;
+  createTexture(d: { size: [number, number]; format: string; usage: number }): GpuTexture;
   createShaderModule(d: { code: string }): unknown;
   createRenderPipeline(d: unknown): { getBindGroupLayout(i: number): unknown };
   createComputePipeline(d: unknown): { getBindGroupLayout(i: number): unknown };

@@ -25,6 +25,22 @@ const isFile = (f: string): boolean => {
   }
 };
 
+/** Every value of a repeatable flag (citty keeps only the last): `--model A -m B --model=C`. */
+function repeated(rawArgs: readonly string[], long: string, short: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (a === '--') break;
+    if (a.startsWith(`${long}=`)) out.push(a.slice(long.length + 1));
+    else if (a === long || a === short) {
+      const v = rawArgs[++i];
+      if (v === undefined) throw usageError(`${a} needs a value`);
+      out.push(v);
+    }
+  }
+  return out;
+}
+
 /** Open a URL with the desktop's opener; failures are only reported. */
 function openBrowser(url: string, say: (l: string) => void): void {
   const [cmd, argv] =
@@ -41,7 +57,7 @@ export default defineCommand({
     rejectUnknownFlags(rawArgs, args);
     const videos = a._.map(String);
     for (const v of videos) if (!isFile(v)) throw mediaError(v, 'no such video file');
-    const models = ([] as string[]).concat((a.model as string | string[] | undefined) ?? []);
+    const models = repeated(rawArgs, '--model', '-m');
     for (const m of models) {
       if (!isFile(m)) throw modelError(m, 'no such model file');
       if (!/\.(safetensors|onnx)$/i.test(m)) throw modelError(m, 'expected a .safetensors checkpoint or an .onnx model');

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { defineCommand, type ArgsDef } from 'citty';
 import { modelError, usageError } from '../errors.ts';
 import { readOnnxInfo, upsamplerAlphaSource, type OnnxInfo, type OnnxIO } from '../graph/index.ts';
-import { loadCheckpoint } from '../weights/checkpoint.ts';
+import { loadCheckpoint } from '../weights/load.ts';
 import { rejectUnknownFlags } from './args.ts';
 
 const args = {

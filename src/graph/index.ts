@@ -2,7 +2,8 @@
  * The graph layer: ParagonSR2 checkpoints → ONNX, built in TypeScript (no PyTorch), and ONNX
  * inspection. `convertCheckpoint` is the one call most code needs.
  */
-import { loadCheckpoint, type LoadedCheckpoint } from '../weights/checkpoint.ts';
+import type { LoadedCheckpoint } from '../weights/checkpoint.ts';
+import { loadCheckpoint } from '../weights/load.ts';
 import type { ArchSpec, Variant } from '../weights/types.ts';
 import { buildOnnx, type BuildOptions } from './model.ts';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelError } from '../errors.ts';
 import { buildOnnx, readOnnxInfo } from '../graph/index.ts';
-import { loadCheckpoint } from '../weights/checkpoint.ts';
+import { loadCheckpoint } from '../weights/load.ts';
 import { VARIANT_DEFAULTS } from '../weights/types.ts';
 import type { ModelInfo } from './model-info.ts';
 

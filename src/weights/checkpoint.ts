@@ -1,10 +1,8 @@
 /**
- * Loading a ParagonSR2 checkpoint: read and validate the safetensors file, normalise names, detect
+ * A ParagonSR2 checkpoint from its bytes: validate the safetensors data, normalise names, detect
  * and check the architecture, and settle the one hyper-parameter checkpoints do not store (the
- * base-path `upsampler_alpha`).
+ * base-path `upsampler_alpha`). Pure (browser-safe); reading files is in load.ts.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { modelError } from '../errors.ts';
 import { parseSafetensors } from './safetensors.ts';
 import { canonicalize, countParams } from './state-dict.ts';
@@ -49,19 +47,14 @@ export function resolveUpsamplerAlpha(
   return VARIANT_DEFAULTS[variant].upsamplerAlpha;
 }
 
-/** Load, validate and detect a `.safetensors` ParagonSR2 checkpoint (model errors exit 3). */
-export async function loadCheckpoint(file: string, overrides: ArchOverrides = {}): Promise<LoadedCheckpoint> {
-  let bytes: Uint8Array;
-  try {
-    const buf = await readFile(file);
-    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    throw modelError(file, `cannot read checkpoint: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
-  }
+/**
+ * Validate and detect a checkpoint from its bytes and their hex SHA-256 (model errors exit 3);
+ * `file` names the source in errors.
+ */
+export function checkpointFromBytes(bytes: Uint8Array, file: string, sha256: string, overrides: ArchOverrides = {}): LoadedCheckpoint {
   // torch.save files are zip archives (PK) or raw pickles (0x80): say so rather than "bad header".
   if ((bytes[0] === 0x50 && bytes[1] === 0x4b) || bytes[0] === 0x80)
     throw modelError(file, 'PyTorch pickle checkpoints are not supported (unsafe to load): convert to .safetensors');
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
   const { tensors, metadata } = parseSafetensors(bytes, file);
   const stateDict = canonicalize(tensors, file);
   const arch = detectAndCheck(stateDict, overrides, file);

@@ -4,7 +4,6 @@
  * Every promise of the format is checked, because a checkpoint is untrusted input: a malformed file
  * must fail with one line naming the file and the offending field, never decode garbage.
  */
-import { readFile } from 'node:fs/promises';
 import { modelError } from '../errors.ts';
 import type { Tensor } from './types.ts';
 
@@ -132,17 +131,6 @@ function decode(dtype: Dtype, bytes: Uint8Array): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/** Read and validate a safetensors file. Any violation of the format is a model error (exit 3). */
-export async function readSafetensors(file: string): Promise<Safetensors> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    throw modelError(file, `cannot read safetensors file: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
-  }
-  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
-}
 
 const isUint = (v: Json | undefined): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 

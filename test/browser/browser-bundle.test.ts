@@ -1,8 +1,8 @@
 /**
  * The browser library entry (`paragon/browser` = src/browser.ts) and the player page bundle for
  * `platform: 'browser'` with no Node-only module inside: no onnxruntime-node, no ffmpeg or CLI
- * code, no import of a Node built-in. The only Node imports met are the two file-reading helpers'
- * (stubbed, listed exactly here). A bundle that does pull in a Node-only module must fail.
+ * code, no import of a Node built-in (file reading lives in src/weights/load.ts, which the page never
+ * imports). A bundle that does pull in a Node-only module must fail.
  * Needs no browser: esbuild only.
  */
 import assert from 'node:assert/strict';
@@ -13,21 +13,13 @@ import { test } from 'node:test';
 import { APP_ENTRY, bundleBrowser, type Bundle } from '../../src/player/server/bundle.ts';
 import { ROOT } from '../helpers/shared.ts';
 
-/** Stubs allowed, until readSafetensors/loadCheckpoint move out of the modules the page imports. */
-const EXPECTED_SHIMS = [
-  'node:crypto <- src/weights/checkpoint.ts',
-  'node:fs/promises <- src/weights/checkpoint.ts',
-  'node:fs/promises <- src/weights/safetensors.ts',
-];
-
 /** Source files that must never reach a browser bundle. */
-const NODE_ONLY = /onnxruntime-node|node_modules\/(sharp|citty|@ffmpeg-installer|@ffprobe-installer|playwright-core|esbuild)\/|^src\/(cli|video|pipeline|image|runtime\/(session|worker|devices|model)\.ts|temporal\/(open|upscaler)\.ts|graph\/index\.ts)/;
+const NODE_ONLY = /onnxruntime-node|node_modules\/(sharp|citty|@ffmpeg-installer|@ffprobe-installer|playwright-core|esbuild)\/|^src\/(cli|video|pipeline|image|runtime\/(session|worker|devices|model)\.ts|temporal\/(open|upscaler)\.ts|graph\/index\.ts|weights\/load\.ts)/;
 
 /** A static or dynamic import of a Node built-in in bundled code. */
 const NODE_IMPORT = /\bimport\s*(?:[\w*{}\s,$]+\s*from\s*)?["'](?:node:)?(?:fs|path|os|child_process|crypto|worker_threads|url|http|stream)(?:\/[\w/]*)?["']|\bimport\(\s*["']node:/;
 
 function check(b: Bundle, label: string): void {
-  assert.deepEqual(b.shimmed, EXPECTED_SHIMS, `${label}: stubbed Node imports`);
   const bad = b.inputs.filter((f) => NODE_ONLY.test(f));
   assert.deepEqual(bad, [], `${label}: Node-only sources in the bundle`);
   assert.doesNotMatch(b.js, NODE_IMPORT, `${label}: import of a Node built-in in the output`);

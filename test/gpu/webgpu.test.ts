@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { buildOnnx } from '../../src/graph/index.ts';
-import { loadCheckpoint } from '../../src/weights/checkpoint.ts';
+import { loadCheckpoint } from '../../src/weights/load.ts';
 import { DEFAULT_MODEL, MODELS_DIR } from '../../src/runtime/model.ts';
 import { ModelSession } from '../../src/runtime/session.ts';
 import { float32Of, wire } from '../../src/runtime/tensor.ts';

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { loadCheckpoint } from '../../src/weights/checkpoint.ts';
+import { loadCheckpoint } from '../../src/weights/load.ts';
 import { DEFAULT_MODEL, MODELS_DIR } from '../../src/runtime/model.ts';
 import { frameCost } from '../../src/bench/flops.ts';
 import { medianCi, percentile, shouldStop } from '../../src/bench/stats.ts';

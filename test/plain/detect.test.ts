@@ -14,7 +14,7 @@ import { ParagonError } from '../../src/errors.ts';
 import { writeSafetensors } from '../../src/weights/safetensors.ts';
 import { detectAndCheck, detectArch } from '../../src/weights/detect.ts';
 import { canonicalize } from '../../src/weights/state-dict.ts';
-import { loadCheckpoint } from '../../src/weights/checkpoint.ts';
+import { loadCheckpoint } from '../../src/weights/load.ts';
 import type { StateDict, Tensor, Variant } from '../../src/weights/types.ts';
 
 const tensor = (shape: number[], fill = 0.5): Tensor => ({

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ParagonError } from '../../src/errors.ts';
 import { buildOnnx, readOnnxInfo } from '../../src/graph/index.ts';
-import { loadCheckpoint } from '../../src/weights/checkpoint.ts';
+import { loadCheckpoint } from '../../src/weights/load.ts';
 import { commandLine, findBuilder, planEngine } from '../../src/bench/tensorrt.ts';
 import { needShared, ROOT, shared } from '../helpers/shared.ts';
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseSafetensors, readSafetensors, writeSafetensors } from '../../src/weights/safetensors.ts';
+import { parseSafetensors, writeSafetensors } from '../../src/weights/safetensors.ts';
+import { readSafetensors } from '../../src/weights/load.ts';
 import { ParagonError } from '../../src/errors.ts';
 
 const FILE = 'corpus/model.safetensors';

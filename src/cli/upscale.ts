@@ -4,7 +4,9 @@
  *
  * `--temporal W` is the weight of the PREVIOUS frame's features (the reference code's `alpha`):
  * 0 = the current frame only, larger = smoother. The seed guide states the opposite convention
- * (W as the weight of the current frame); paragon follows the reference code.
+ * (W as the weight of the current frame); paragon follows the reference code. The default, `auto`,
+ * gives each pixel its own weight from how much the low-resolution frame changed there
+ * (docs/temporal.md): no ghosting on motion, less flicker on static noisy scenes.
  */
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
@@ -23,12 +25,13 @@ function intFlag(name: string, v: string | undefined, min = 0): number | undefin
   return n;
 }
 
-/** `--temporal W` / `--no-temporal` → history weight (undefined = the default). */
-function historyWeight(v: string | boolean | undefined): number | undefined {
+/** `--temporal auto|W` / `--no-temporal` → history weight (undefined = the default, auto). */
+function historyWeight(v: string | boolean | undefined): number | 'auto' | undefined {
   if (v === undefined || v === true) return undefined;
   if (v === false) return 0;
+  if (v.trim().toLowerCase() === 'auto') return 'auto';
   const w = Number(v);
-  if (v.trim() === '' || !Number.isFinite(w) || w < 0 || w >= 1) throw usageError(`--temporal ${v}: expected a history weight in [0, 1)`);
+  if (v.trim() === '' || !Number.isFinite(w) || w < 0 || w >= 1) throw usageError(`--temporal ${v}: expected auto or a history weight in [0, 1)`);
   return w;
 }
 
@@ -41,7 +44,7 @@ const argsDef = {
   fp16: { type: 'boolean', description: 'Half-precision graph (checkpoints); frames that overflow are rerun at fp32' },
   temporal: {
     type: 'string',
-    description: 'Video: weight W of the previous frame\'s features, 0 = current frame only (default 0.2; the seed guide states the opposite convention); --no-temporal = 0',
+    description: 'Video: auto (default: a per-pixel history weight from how much each part of the frame changed) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
   },
   recursive: { type: 'boolean', alias: 'r', description: 'Include subfolders (mirrored in the output)' },
   codec: { type: 'string', description: `Video codec: ${VIDEO_CODECS.join(', ')} (default: x264; vp9 for .webm)` },

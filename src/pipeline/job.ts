@@ -24,10 +24,10 @@ export interface UpscaleJobOptions {
   readonly tile?: number;
   readonly fp16?: boolean;
   /**
-   * History weight W for video (`--temporal W`, default 0.2; 0 = `--no-temporal`): the weight of the
+   * History weight for video: `'auto'` (default: a per-pixel map, `--temporal auto`) or W (`--temporal W`; 0 = `--no-temporal`): the weight of the
    * previous frame's features, 0 = the current frame only. Images always use 0.
    */
-  readonly historyWeight?: number;
+  readonly historyWeight?: number | 'auto';
   readonly recursive?: boolean;
   readonly cpu?: CpuOptions;
   /** `--report FILE.json`. */

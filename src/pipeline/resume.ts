@@ -20,6 +20,7 @@ import { mkdir, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from '
 import path from 'node:path';
 import { ParagonError, usageError } from '../errors.ts';
 import type { UpscalerSnapshot, UpscalerStats } from '../temporal/upscaler.ts';
+import type { HistoryWeightSnapshot } from '../temporal/history-weight.ts';
 
 /** What a checkpoint must match to be continued: the input file and every setting that changes the output. */
 export interface RunIdentity {
@@ -58,12 +59,17 @@ interface Manifest extends CarriedTotals {
   readonly segmentFrames: number;
   readonly segments: SegmentRecord[];
   readonly state: { file: string; length: number } | null;
+  /** The history-weight estimator's arrays (`--temporal auto`), in one file: prev | ref | refVar as present. */
+  readonly weights?: { file: string; width: number; height: number; noiseVar: number | null; parts: WeightPart[] } | null;
   readonly last: { width: number; height: number } | null;
   readonly stats: UpscalerStats;
   readonly device: string;
 }
 
 const MANIFEST = 'progress.json';
+
+const WEIGHT_PARTS = ['prev', 'ref', 'refVar'] as const;
+type WeightPart = (typeof WEIGHT_PARTS)[number];
 
 /** The checkpoint folder of an output file. */
 export const checkpointDir = (output: string): string =>
@@ -149,7 +155,8 @@ export class Checkpoint {
     } catch (e) {
       throw new ParagonError('media', `cannot create the checkpoint folder: ${(e as NodeJS.ErrnoException).code ?? e}`, { file: this.dir });
     }
-    const keep = new Set([MANIFEST, ...(this.#manifest?.segments.map((s) => s.file) ?? []), ...(this.#manifest?.state ? [this.#manifest.state.file] : [])]);
+    const m = this.#manifest;
+    const keep = new Set([MANIFEST, ...(m?.segments.map((s) => s.file) ?? []), ...(m?.state ? [m.state.file] : []), ...(m?.weights ? [m.weights.file] : [])]);
     for (const name of await readdir(this.dir)) if (!keep.has(name)) await rm(path.join(this.dir, name), { recursive: true, force: true });
     if (!this.#manifest) this.#identity = identity;
   }
@@ -190,7 +197,17 @@ export class Checkpoint {
       if (buf.byteLength !== m.state.length * 4) throw new ParagonError('media', `checkpoint state ${m.state.file} is damaged; delete the folder to start over`, { file: this.dir });
       state = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     }
-    return { state, last: m.last ?? undefined, stats: m.stats };
+    let weights: HistoryWeightSnapshot | undefined;
+    if (m.weights) {
+      const { file, width, height, noiseVar, parts } = m.weights;
+      const buf = await readFile(path.join(this.dir, file));
+      const n = width * height;
+      if (buf.byteLength !== parts.length * n * 4) throw new ParagonError('media', `checkpoint state ${file} is damaged; delete the folder to start over`, { file: this.dir });
+      const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      const part = (k: WeightPart): Float32Array | undefined => (parts.includes(k) ? all.slice(parts.indexOf(k) * n, (parts.indexOf(k) + 1) * n) : undefined);
+      weights = { width, height, noiseVar: noiseVar ?? undefined, prev: part('prev'), ref: part('ref'), refVar: part('refVar') };
+    }
+    return { state, last: m.last ?? undefined, stats: m.stats, ...(weights ? { weights } : {}) };
   }
 
   /**
@@ -208,12 +225,24 @@ export class Checkpoint {
         await writeAtomic(path.join(this.dir, file), bytes);
         state = { file, length: snap.state.length };
       }
+      let weights: Manifest['weights'] = null;
+      if (snap.weights) {
+        const w = snap.weights;
+        const parts = WEIGHT_PARTS.filter((k) => w[k] !== undefined);
+        const n = w.width * w.height;
+        const all = new Float32Array(parts.length * n);
+        parts.forEach((k, i) => all.set(w[k]!, i * n));
+        const file = `weights-${segment.file.replace(/\.[^.]+$/, '')}.f32`;
+        await writeAtomic(path.join(this.dir, file), new Uint8Array(all.buffer));
+        weights = { file, width: w.width, height: w.height, noiseVar: w.noiseVar ?? null, parts };
+      }
       const next: Manifest = {
         version: 1,
         identity,
         segmentFrames: this.segmentFrames,
         segments: [...(prev?.segments ?? []), segment],
         state,
+        weights,
         last: snap.last ? { ...snap.last } : null,
         stats: { ...snap.stats },
         device,
@@ -222,6 +251,7 @@ export class Checkpoint {
       await writeAtomic(path.join(this.dir, MANIFEST), `${JSON.stringify(next, null, 1)}\n`);
       this.#manifest = next;
       if (prev?.state && prev.state.file !== state?.file) await unlink(path.join(this.dir, prev.state.file)).catch(() => undefined);
+      if (prev?.weights && prev.weights.file !== weights?.file) await unlink(path.join(this.dir, prev.weights.file)).catch(() => undefined);
     };
     const p = this.#committed.then(run);
     this.#committed = p.catch(() => undefined);

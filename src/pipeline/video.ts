@@ -39,7 +39,8 @@ export interface VideoReport {
   output: string;
   model: ModelInfo;
   device: string;
-  historyWeight: number;
+  /** 'auto' (per-pixel map, its ceiling is `up.historyWeight`) or the fixed weight in effect. */
+  historyWeight: number | 'auto';
   codec: VideoCodec;
   /** Output frames (= input frames of the processed range). */
   frames: number;
@@ -102,7 +103,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
 
   await using up = await openUpscaler(opts.model, {
     mode: 'video',
-    historyWeight: opts.historyWeight ?? 0.2,
+    historyWeight: opts.historyWeight ?? 'auto',
     fp16: opts.fp16 === true,
     device: opts.device ?? 'auto',
     cpu: opts.cpu ?? {},
@@ -118,7 +119,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     settings: {
       model: up.info.sha256 ?? up.info.file,
       precision: up.info.precision,
-      historyWeight: up.historyWeight,
+      historyWeight: up.auto ? 'auto' : up.historyWeight,
       tile: opts.tile ?? 0,
       codec,
       crf: opts.crf ?? null,
@@ -182,7 +183,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     output,
     model: up.info,
     device: up.device,
-    historyWeight: up.historyWeight,
+    historyWeight: up.auto ? 'auto' : up.historyWeight,
     codec,
     frames: done,
     fps: round((done - run.resumedFrames) / elapsed, 3),

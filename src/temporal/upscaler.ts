@@ -16,6 +16,7 @@ import type { ModelInfo } from '../runtime/model-info.ts';
 import { blit, crop, reflectPad, roundUp, type Rect } from './planes.ts';
 import { rolesOf, type Roles } from './roles.ts';
 import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
+import { HistoryWeightEstimator, type HistoryWeightSnapshot } from './history-weight.ts';
 
 /** A planar RGB frame: R, G, B planes of width × height float32 in 0..1. */
 export interface PlanarFrame {
@@ -26,8 +27,12 @@ export interface PlanarFrame {
 
 /** Options of the {@link TemporalUpscaler}. */
 export interface UpscalerOptions {
-  /** History weight W in [0, 1) (default 0.2); 0 = every frame on its own, no state kept. */
-  readonly historyWeight?: number;
+  /**
+   * History weight W in [0, 1) (default 0.2); 0 = every frame on its own, no state kept. `'auto'`:
+   * a per-pixel map from how much the low-resolution frame changed (src/temporal/history-weight.ts),
+   * computed for every frame that gets no explicit `alpha`.
+   */
+  readonly historyWeight?: number | 'auto';
   /** Tile size in input pixels (0 = whole frame, halved automatically on out-of-memory). */
   readonly tile?: number;
   /** Overlap margin of tiles (default: per variant, see TILE_OVERLAP). */
@@ -66,6 +71,8 @@ export interface UpscalerSnapshot {
   /** Size of the last frame processed (undefined before the first). */
   readonly last: { readonly width: number; readonly height: number } | undefined;
   readonly stats: UpscalerStats;
+  /** The history-weight estimator's position (`historyWeight: 'auto'` only). */
+  readonly weights?: HistoryWeightSnapshot;
 }
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
@@ -77,6 +84,7 @@ export class TemporalUpscaler implements AsyncDisposable {
   readonly #session: ModelSession;
   readonly #opts: UpscalerOptions;
   readonly #weight: number;
+  readonly #estimator: HistoryWeightEstimator | undefined;
   readonly #bakedAlpha: number;
   readonly #overlap: number;
   #info: ModelInfo;
@@ -91,16 +99,19 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#info = info;
     this.#opts = opts;
     this.roles = rolesOf(info.file, session.inputs, session.outputs);
-    const w = opts.historyWeight ?? 0.2;
+    const mode = this.roles.mode;
+    const auto = opts.historyWeight === 'auto';
+    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator() : undefined;
+    // With 'auto', W is the map's ceiling: state is kept and each frame gets its map as alpha.
+    const w = opts.historyWeight === 'auto' ? (this.#estimator?.options.maxWeight ?? 0.2) : (opts.historyWeight ?? 0.2);
     if (!(w >= 0 && w < 1)) throw new ParagonError('usage', `history weight ${w} must be in [0, 1)`);
     this.#bakedAlpha = opts.bakedAlpha ?? info.historyWeight ?? 0.2;
-    const mode = this.roles.mode;
     if (w > 0 && mode === 'tap')
       opts.onNotice?.(`${info.file}: the model exports features but takes no history input; temporal smoothing cannot reach the image`);
     else if (w > 0 && mode === 'standard')
       opts.onNotice?.(`${info.file}: standard (single-image) model; temporal smoothing off`);
-    else if (w > 0 && mode === 'baked' && Math.abs(w - this.#bakedAlpha) > 1e-6)
-      opts.onNotice?.(`${info.file}: history weight is fixed at ${this.#bakedAlpha} inside this model; ${w} ignored`);
+    else if (w > 0 && mode === 'baked' && (auto || Math.abs(w - this.#bakedAlpha) > 1e-6))
+      opts.onNotice?.(`${info.file}: history weight is fixed at ${this.#bakedAlpha} inside this model; ${auto ? 'auto' : w} ignored`);
     this.#weight = mode === 'video' ? w : mode === 'baked' && w > 0 ? this.#bakedAlpha : 0;
     this.#overlap = opts.overlap ?? (info.variant ? TILE_OVERLAP[info.variant] : 32);
     const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
@@ -125,9 +136,14 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#channels ??= channels;
   }
 
-  /** The history weight in effect (0 when the model cannot carry state). */
+  /** The history weight in effect (0 when the model cannot carry state; the ceiling of the map with 'auto'). */
   get historyWeight(): number {
     return this.#weight;
+  }
+
+  /** True when each frame's history weight is a content-adaptive map (`historyWeight: 'auto'`). */
+  get auto(): boolean {
+    return this.#estimator !== undefined;
   }
 
   /** The device the main session runs on. */
@@ -143,7 +159,7 @@ export class TemporalUpscaler implements AsyncDisposable {
   /** The clip's position (a copy): call it between frames, i.e. with no {@link process} call pending. */
   snapshot(): UpscalerSnapshot {
     const last = this.#last ? { width: this.#last.w, height: this.#last.h } : undefined;
-    return { state: this.#state?.slice(), last, stats: { ...this.stats } };
+    return { state: this.#state?.slice(), last, stats: { ...this.stats }, ...(this.#estimator ? { weights: this.#estimator.snapshot() } : {}) };
   }
 
   /** Continue from a {@link snapshot} (of the same model and settings), before the next frame. */
@@ -157,6 +173,7 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#state = this.#weight > 0 ? s.state?.slice() : undefined;
     this.#last = s.last ? { w: s.last.width, h: s.last.height } : undefined;
     Object.assign(this.stats, s.stats);
+    if (this.#estimator && s.weights) this.#estimator.restore(s.weights);
   }
 
   /**
@@ -186,6 +203,8 @@ export class TemporalUpscaler implements AsyncDisposable {
     const fresh = this.#weight === 0 || this.#state === undefined || cut || sized;
     if (this.#weight > 0 && this.stats.frames > 0 && (cut || sized)) this.stats.resets++;
     const input = reflectPad(rgb, 3, h, w, H, W);
+    // 'auto': every frame, in order, feeds the estimator, so its reference follows the model's history.
+    if (this.#estimator && alpha === undefined) alpha = this.#estimator.next(frame, { cut });
     for (;;) {
       try {
         const a = alpha instanceof Float32Array ? reflectPad(alpha, 1, h, w, H, W) : alpha;

@@ -59,7 +59,8 @@ async function interrupt(args: string[], out: string, segments: number): Promise
 }
 
 test('Ctrl+C: exit 130, nothing at the output; --resume finishes bit-identical to an uninterrupted run (FFV1)', { skip: needModel }, async () => {
-  const common = [src, '--codec', 'ffv1', '--checkpoint', '10'];
+  // A fixed blind blend, so the state carried across the seam visibly matters (see the last check).
+  const common = [src, '--codec', 'ffv1', '--temporal', '0.2', '--checkpoint', '10'];
   const ref = await upscale([...common, '-o', at('ref.mkv'), '--report', at('ref.json')]);
   assert.equal(ref.code, 0, ref.stderr);
   assert.deepEqual(JSON.parse(await readFile(at('ref.json'), 'utf8')).sceneCuts, [45]);
@@ -84,7 +85,7 @@ test('Ctrl+C: exit 130, nothing at the output; --resume finishes bit-identical t
   assert.ok(!existsSync(path.join(dir, '.paragon-resume')), 'checkpoint removed after success');
 
   // The equality is not trivial: without the saved feature state the frames after the seam differ.
-  const off = await upscale([src, '--codec', 'ffv1', '--frames', `${saved * 10}:`, '-o', at('fresh.mkv')]);
+  const off = await upscale([src, '--codec', 'ffv1', '--temporal', '0.2', '--frames', `${saved * 10}:`, '-o', at('fresh.mkv')]);
   assert.equal(off.code, 0, off.stderr);
   const [a, b] = [await packetHashes(at('fresh.mkv'), 'v:0'), (await packetHashes(out, 'v:0')).slice(saved * 10)];
   assert.notEqual(a[0]!.split(',').at(-1), b[0]!.split(',').at(-1), 'first frame after the seam uses the saved state');
@@ -113,7 +114,7 @@ test('x264: a resumed run writes the same packets as an uninterrupted one, each 
 
 test('a checkpoint is never discarded silently: rerun without --resume, or with other settings, is a usage error', { skip: needModel }, async () => {
   const out = at('kept.mkv');
-  const common = [src, '--codec', 'ffv1', '--checkpoint', '10', '-o', out];
+  const common = [src, '--codec', 'ffv1', '--temporal', '0.2', '--checkpoint', '10', '-o', out];
   const stopped = await interrupt(common, out, 1);
   assert.equal(stopped.code, 130, stopped.stderr);
   const again = await upscale(common);

@@ -55,7 +55,7 @@ test('CFR + audio → mp4: 2×, same frames and timestamps, audio copied in sync
   assert.equal(rep.segments, 3);
   assert.equal(rep.device, 'cpu');
   assert.match(rep.model.file, /paragon-realtime-2x/);
-  assert.deepEqual([rep.sceneCuts, rep.resets, rep.nanReruns, rep.historyWeight], [[], 0, 0, 0.2]);
+  assert.deepEqual([rep.sceneCuts, rep.resets, rep.nanReruns, rep.historyWeight], [[], 0, 0, 'auto'], 'the default is --temporal auto');
   assert.ok(rep.fps > 0 && rep.elapsed > 0);
   for (const s of ['decode', 'infer', 'encode']) assert.ok(rep.stages[s] > 0, `stage ${s}: ${rep.stages[s]}`);
   // Stages overlap: their busy times add up to more than the run took... unless one dominates.
@@ -90,7 +90,7 @@ test('frames equal the frame engine run by hand on the decoded frames (state car
   const src = at('cut.mkv');
   // 12 frames of a moving test pattern, then 12 of colour bars: one hard cut, at frame 12.
   await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=96x64:r=25:d=0.48', '-f', 'lavfi', '-i', 'smptehdbars=s=96x64:r=25:d=0.48', '-filter_complex', '[0][1]concat=n=2:v=1,format=yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '0', src]);
-  const r = await upscale([src, '-o', at('cut.2x.mkv'), '--codec', 'ffv1', '--device', 'cpu', '--checkpoint', '5', '--report', at('cut.json')]);
+  const r = await upscale([src, '-o', at('cut.2x.mkv'), '--codec', 'ffv1', '--device', 'cpu', '--temporal', '0.2', '--checkpoint', '5', '--report', at('cut.json')]);
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(await readFile(at('cut.json'), 'utf8'));
   assert.deepEqual([rep.frames, rep.sceneCuts, rep.resets], [24, [12], 1]);
@@ -115,7 +115,7 @@ test('frames equal the frame engine run by hand on the decoded frames (state car
   await assertClean();
 });
 
-test('temporal smoothing: on a still, noisy shot the output flickers less than with --no-temporal', { skip: needModel }, async () => {
+test('temporal smoothing: on a still, noisy shot the output flickers less than with --no-temporal; auto (default) at least as little as the blind 0.5', { skip: needModel }, async () => {
   const src = at('noisy.mkv');
   await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=96x64:r=25:d=0.04,loop=loop=15:size=1:start=0,noise=alls=16:allf=t,format=yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '0', src]);
   const flicker = async (out: string, ...flags: string[]): Promise<number> => {
@@ -126,9 +126,13 @@ test('temporal smoothing: on a still, noisy shot the output flickers less than w
     return frames.slice(1).reduce((s, f, k) => s + meanAbsDiff(f.data, frames[k]!.data), 0) / 15;
   };
   const off = await flicker(at('noisy-off.mkv'), '--no-temporal');
-  const on = await flicker(at('noisy-on.mkv'));
+  const on = await flicker(at('noisy-on.mkv'), '--temporal', '0.2');
   const strong = await flicker(at('noisy-strong.mkv'), '--temporal', '0.5');
-  assert.ok(on < 0.95 * off && strong < on, `mean frame-to-frame change: off ${off}, W 0.2 ${on}, W 0.5 ${strong}`);
+  const auto = await flicker(at('noisy-auto.mkv')); // the default, --temporal auto
+  const msg = `mean frame-to-frame change: off ${off}, W 0.2 ${on}, W 0.5 ${strong}, auto ${auto}`;
+  assert.ok(on < 0.95 * off && strong < on, msg);
+  // The issue's goal for static noisy scenes: at least 25% below weight 0, no worse than the blind 0.5.
+  assert.ok(auto < 0.75 * off && auto <= strong, msg);
 });
 
 test('VFR + audio: every timestamp kept in mp4 (exact) and mkv (1 ms), still VFR, audio in sync', { skip: needModel }, async () => {

@@ -4,6 +4,7 @@
  * turns logarithmic when the values span more than a factor of 20, so a CPU line and a GPU line
  * both stay readable.
  */
+import { modelLabel } from './report.ts';
 import type { BenchRow } from './types.ts';
 
 const W = 760;
@@ -29,7 +30,8 @@ function linearTicks(lo: number, hi: number, n = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= step0) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.round(v / step) * step);
+  // Up to the first tick at or above hi, so the highest point stays inside the plot.
+  for (let v = Math.ceil(lo / step) * step; out.length === 0 || out.at(-1)! < hi - step * 1e-9; v += step) out.push(Number((Math.round(v / step) * step).toPrecision(12)));
   return out;
 }
 
@@ -41,7 +43,8 @@ function panel(title: string, rows: readonly BenchRow[], y0: number): string {
   const log = hi / lo > 20;
   const plotW = W - M.left - M.right;
   const plotH = PANEL_H - M.top - M.bottom;
-  const x = (s: string): number => M.left + (sizes.length === 1 ? plotW / 2 : (sizes.indexOf(s) / (sizes.length - 1)) * plotW);
+  const inset = plotW * 0.06;
+  const x = (s: string): number => M.left + (sizes.length === 1 ? plotW / 2 : inset + (sizes.indexOf(s) / (sizes.length - 1)) * (plotW - 2 * inset));
   let yLo: number;
   let yHi: number;
   let ticks: number[];
@@ -51,7 +54,7 @@ function panel(title: string, rows: readonly BenchRow[], y0: number): string {
     ticks = [];
     for (let d = yLo; d <= yHi * 1.0001; d *= 10) ticks.push(...[1, 2, 5].map((f) => f * d).filter((v) => v <= yHi * 1.0001));
   } else {
-    ticks = linearTicks(0, hi * 1.1);
+    ticks = linearTicks(0, hi * 1.05);
     yLo = 0;
     yHi = ticks.at(-1)!;
   }
@@ -105,7 +108,7 @@ export function renderChart(rows: readonly BenchRow[], subtitle: string): string
   const body =
     models.length === 0
       ? `<text x="${W / 2}" y="${height / 2}" text-anchor="middle">no measurements</text>`
-      : models.map((m, i) => panel(m, rows.filter((r) => r.model === m), 30 + i * PANEL_H)).join('\n');
+      : models.map((m, i) => panel(modelLabel(m), rows.filter((r) => r.model === m), 30 + i * PANEL_H)).join('\n');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,

@@ -142,7 +142,7 @@ async function prepare(c: BenchCase, o: Resolved, env: BenchEnv): Promise<Prepar
       p95Ms: round(st.p95),
       minMs: round(st.min),
       meanMs: round(st.mean),
-      fps: round(1000 / st.p50),
+      fps: Number((1000 / st.p50).toPrecision(4)),
       firstRunMs: round(firstRunMs),
       runs: times.length,
       ciPct: round(st.ci * 100),

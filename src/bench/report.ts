@@ -4,15 +4,18 @@
  */
 import type { BenchEnv, BenchReport, BenchRow, PipelineResult, SkippedCase } from './types.ts';
 
+/** A model as tables show it: the file name without folder and extension. */
+export const modelLabel = (m: string): string => m.replace(/^.*[\\/]/, '').replace(/\.(safetensors|onnx)$/i, '');
+
 const COLUMNS: [header: string, cell: (r: BenchRow) => string][] = [
-  ['model', (r) => r.model],
+  ['model', (r) => modelLabel(r.model)],
   ['device', (r) => r.device],
   ['prec', (r) => r.precision],
   ['mode', (r) => r.mode],
   ['size', (r) => r.size],
   ['p50 ms', (r) => r.p50Ms.toFixed(1)],
   ['p95 ms', (r) => r.p95Ms.toFixed(1)],
-  ['fps', (r) => r.fps.toFixed(r.fps >= 100 ? 0 : 2)],
+  ['fps', (r) => (r.fps >= 100 ? r.fps.toFixed(0) : r.fps >= 1 ? r.fps.toFixed(2) : r.fps.toPrecision(2))],
   ['video +%', (r) => (r.videoOverheadPct == null ? '' : `${r.videoOverheadPct > 0 ? '+' : ''}${r.videoOverheadPct.toFixed(1)}`)],
   ['peak RSS MB', (r) => r.peakRssMB.toFixed(0)],
   ['GPU MB', (r) => (r.peakGpuMB === null ? 'n/a' : String(r.peakGpuMB))],
@@ -32,7 +35,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
 /** One line per skipped device or combination. */
 export function formatSkipped(skipped: readonly SkippedCase[]): string[] {
   return skipped.map((s) => {
-    const what = [s.model, s.device, s.precision, s.mode, s.size].filter(Boolean).join(' ');
+    const what = [modelLabel(s.model), s.device, s.precision, s.mode, s.size].filter(Boolean).join(' ');
     return `skipped ${what}: ${s.reason}`;
   });
 }
@@ -55,7 +58,7 @@ function pipelineLines(p: BenchReport['pipeline']): string[] {
   if ('skipped' in p) return [`end-to-end video pipeline: not measured (${p.skipped})`];
   const r = p as PipelineResult;
   return [
-    `end-to-end video pipeline: ${r.file} (${r.width}x${r.height}, ${r.frames} frames), ${r.model} on ${r.device} ${r.precision}: ` +
+    `end-to-end video pipeline: ${r.file} (${r.width}x${r.height}, ${r.frames} frames), ${modelLabel(r.model)} on ${r.device} ${r.precision}: ` +
       `${r.fps.toFixed(2)} fps, ${(r.wallMs / 1000).toFixed(1)} s wall; ran on ${r.ranOn}`,
     ...Object.entries(r.stages).map(([k, v]) =>
       k === 'mux' ? `  ${k}: ${(v.totalMs / 1000).toFixed(1)} s once (join with the source's audio)` : `  ${k}: ${v.perFrameMs.toFixed(1)} ms/frame busy (${(v.totalMs / 1000).toFixed(1)} s)`,

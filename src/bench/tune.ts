@@ -46,6 +46,8 @@ export interface TuneOptions {
   readonly video: boolean;
   /** Seconds of interleaved runs per dimension (default 30). */
   readonly secondsPerDimension?: number;
+  /** Length of one configuration's block of runs per turn, ms (default 400). */
+  readonly blockMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -141,7 +143,7 @@ export async function tuneCpu(o: TuneOptions): Promise<{ steps: TuneStep[]; best
             const t0 = performance.now();
             await s.run(inputs[j]!);
             times[j]!.push(performance.now() - t0);
-          } while (performance.now() - blockStart < BLOCK_MS && times[j]!.length < rule.maxRuns);
+          } while (performance.now() - blockStart < (o.blockMs ?? BLOCK_MS) && times[j]!.length < rule.maxRuns);
         }
         if (times.every((t) => shouldStop(t, performance.now() - start, rule))) break;
       }

@@ -18,6 +18,7 @@ import { medianCi, percentile, shouldStop } from '../../src/bench/stats.ts';
 import { benchEnv } from '../../src/bench/env.ts';
 import { runMatrix } from '../../src/bench/matrix.ts';
 import { renderChart } from '../../src/bench/chart.ts';
+import { formatTune, runtimeDefaults, tuneCpu } from '../../src/bench/tune.ts';
 import type { BenchReport, BenchRow } from '../../src/bench/types.ts';
 import { needShared, ROOT, shared } from '../helpers/shared.ts';
 
@@ -125,6 +126,23 @@ test('paired: standard and video of one size measured side by side in one proces
   assert.equal(rows[0]!.peakRssMB, rows[1]!.peakRssMB, 'one process, one peak');
   assert.match(String(rows[1]!.options.measured), /side by side with standard/);
   assert.equal(rows[1]!.videoOverheadPct, Math.round((rows[1]!.p50Ms / rows[0]!.p50Ms - 1) * 1000) / 10);
+});
+
+test('--tune: every dimension tried, the winner a valid configuration, printed with its session options', { skip: noDefault }, async () => {
+  const r = await tuneCpu({ size: { width: 32, height: 24 }, video: true, secondsPerDimension: 0.05, blockMs: 1 });
+  assert.deepEqual(r.steps.map((s) => s.dimension), ['threads', 'spinning', 'level', 'executionMode', 'precision', 'shapes']);
+  for (const s of r.steps) {
+    assert.ok(s.trials.length >= 2 && s.trials.some((t) => t.value === s.kept), s.dimension);
+    for (const t of s.trials) assert.ok(t.p50Ms > 0 && t.p50Ms <= t.p95Ms && t.runs >= 3, `${s.dimension} ${t.value}`);
+  }
+  assert.deepEqual(r.steps.find((s) => s.dimension === 'level')!.trials.map((t) => t.value), ['disabled', 'basic', 'extended', 'layout', 'all']);
+  assert.deepEqual(Object.keys(r.best).sort(), Object.keys(runtimeDefaults()).sort());
+  assert.ok(r.bestMs > 0 && r.baselineMs > 0);
+  const text = formatTune(r, 'test');
+  assert.match(text, /^winner: threads \d+, spinning (on|off), level \w+, (sequential|parallel), fp(32|16), (dynamic|fixed) shapes: /m);
+  const opts = JSON.parse(/^session options: (.*)$/m.exec(text)![1]!) as Record<string, unknown>;
+  assert.equal(opts.intraOpNumThreads, r.best.threads);
+  assert.equal(opts.graphOptimizationLevel, r.best.level);
 });
 
 test('the chart is a well-formed SVG with one line per backend, precision and mode', async () => {

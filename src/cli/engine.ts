@@ -4,10 +4,10 @@
  * (stdout: the command alone, so `$(paragon engine m.onnx)` runs it; remarks on stderr), or with
  * `--build` build it where TensorRT is installed. No TensorRT: one line, exit 3.
  */
-import { readFile } from 'node:fs/promises';
 import { defineCommand, type ArgsDef } from 'citty';
 import { ParagonError, modelError, usageError } from '../errors.ts';
 import { readOnnxInfo } from '../graph/onnx-info.ts';
+import { readModelBytes } from '../weights/load.ts';
 import { buildEngine, commandLine, findBuilder, NO_TENSORRT, planEngine, type HW } from '../bench/tensorrt.ts';
 import { rejectUnknownFlags } from './args.ts';
 import { claimInterrupt, interrupted } from './interrupt.ts';
@@ -44,13 +44,8 @@ export default defineCommand({
     rejectUnknownFlags(rawArgs, args);
     const file = a.model;
     if (!/\.onnx$/i.test(file)) throw usageError(`${file}: expected an .onnx model (convert a checkpoint first: paragon convert ${file} -o model.onnx --video)`);
-    let buf: Buffer;
-    try {
-      buf = await readFile(file);
-    } catch (e) {
-      throw modelError(file, `cannot read model: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
-    }
-    const info = readOnnxInfo(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file);
+    const bytes = await readModelBytes(file);
+    const info = readOnnxInfo(bytes, file);
     if (info.signature === 'unknown') throw modelError(file, info.explanation);
     const req = { min: hw('min', a.min), opt: hw('opt', a.opt), max: hw('max', a.max) };
     const plan = planEngine(info, {

@@ -3,11 +3,10 @@
  * scale, channels, parameters, metadata; for ONNX also the I/O signature and, for files from the
  * original Python export script, what that signature means for temporal smoothing.
  */
-import { readFile } from 'node:fs/promises';
 import { defineCommand, type ArgsDef } from 'citty';
-import { modelError, usageError } from '../errors.ts';
+import { usageError } from '../errors.ts';
 import { readOnnxInfo, upsamplerAlphaSource, type OnnxInfo, type OnnxIO } from '../graph/index.ts';
-import { loadCheckpoint } from '../weights/load.ts';
+import { loadCheckpoint, readModelBytes } from '../weights/load.ts';
 import { rejectUnknownFlags } from './args.ts';
 
 const args = {
@@ -86,13 +85,8 @@ export default defineCommand({
       if (a.json) process.stdout.write(`${JSON.stringify(c)}\n`);
       else printCheckpoint(c);
     } else if (ext === 'onnx') {
-      let buf: Buffer;
-      try {
-        buf = await readFile(file);
-      } catch (e) {
-        throw modelError(file, `cannot read model: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
-      }
-      const o = readOnnxInfo(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file);
+      const bytes = await readModelBytes(file);
+      const o = readOnnxInfo(bytes, file);
       if (a.json) process.stdout.write(`${JSON.stringify(onnxJson(o))}\n`);
       else printOnnx(o);
     } else throw usageError(`${file}: expected a .safetensors checkpoint or an .onnx model`);

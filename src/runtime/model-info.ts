@@ -1,5 +1,10 @@
-/** What the runtime knows about a model before running it (from checkpoint detection or ONNX metadata). */
-import type { Variant } from '../weights/types.ts';
+/**
+ * What the runtime knows about a model before running it (from checkpoint detection or ONNX
+ * metadata). Pure: the browser player builds the same descriptions.
+ */
+import { modelError } from '../errors.ts';
+import { readOnnxInfo } from '../graph/onnx-info.ts';
+import { VARIANT_DEFAULTS, type ArchSpec, type Variant } from '../weights/types.ts';
 
 /** How an ONNX file was made, as the graph layer classifies it. */
 export type { OnnxSignature } from '../graph/onnx-info.ts';
@@ -23,4 +28,41 @@ export interface ModelInfo {
   readonly historyWeight: number | undefined;
   /** SHA-256 of the source checkpoint, when known. */
   readonly sha256: string | undefined;
+}
+
+/** ModelInfo of a checkpoint converted by our graph builder (standard or video mode). */
+export function checkpointModelInfo(
+  file: string,
+  ck: { readonly arch: ArchSpec; readonly sha256: string },
+  opts: { readonly video: boolean; readonly fp16: boolean },
+): ModelInfo {
+  return {
+    file,
+    variant: ck.arch.variant,
+    scale: ck.arch.scale,
+    channels: ck.arch.channels,
+    padMultiple: VARIANT_DEFAULTS[ck.arch.variant].padMultiple,
+    signature: opts.video ? 'paragon-video' : 'paragon-standard',
+    precision: opts.fp16 ? 'fp16' : 'fp32',
+    historyWeight: undefined,
+    sha256: ck.sha256,
+  };
+}
+
+/** ModelInfo of an ONNX file (ours or a Python export) from its bytes; unknown signatures are model errors. */
+export function onnxModelInfo(bytes: Uint8Array, file: string): ModelInfo {
+  const o = readOnnxInfo(bytes, file);
+  if (o.signature === 'unknown') throw modelError(file, o.explanation);
+  return {
+    file,
+    variant: o.variant,
+    // Python exports carry no metadata: the upscaler learns the scale from a probe run (0 = unknown).
+    scale: o.scale ?? 0,
+    channels: o.channels,
+    padMultiple: o.padMultiple ?? (o.variant ? VARIANT_DEFAULTS[o.variant].padMultiple : 1),
+    signature: o.signature,
+    precision: o.precision === 'fp16' || o.inputs[0]?.dtype === 'float16' ? 'fp16' : 'fp32',
+    historyWeight: o.historyWeight,
+    sha256: o.sha256,
+  };
 }

@@ -4,14 +4,12 @@
  * The result is ONNX bytes plus the {@link ModelInfo} the orchestrator needs.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelError } from '../errors.ts';
-import { buildOnnx, readOnnxInfo } from '../graph/index.ts';
-import { loadCheckpoint } from '../weights/load.ts';
-import { VARIANT_DEFAULTS } from '../weights/types.ts';
-import type { ModelInfo } from './model-info.ts';
+import { buildOnnx } from '../graph/index.ts';
+import { loadCheckpoint, readModelBytes } from '../weights/load.ts';
+import { checkpointModelInfo, onnxModelInfo, type ModelInfo } from './model-info.ts';
 
 /** The bundled model used when `--model` is not given. */
 export const DEFAULT_MODEL = 'paragon-realtime-2x';
@@ -73,43 +71,13 @@ async function fromCheckpoint(file: string, opts: ResolveOptions): Promise<Resol
   const build = (fp16: boolean) =>
     buildOnnx(ck.arch, ck.stateDict, { video, fp16, upsamplerAlpha: ck.upsamplerAlpha, sha256: ck.sha256, file });
   const fp16 = opts.fp16 === true;
-  const info: ModelInfo = {
-    file,
-    variant: ck.arch.variant,
-    scale: ck.arch.scale,
-    channels: ck.arch.channels,
-    padMultiple: VARIANT_DEFAULTS[ck.arch.variant].padMultiple,
-    signature: video ? 'paragon-video' : 'paragon-standard',
-    precision: fp16 ? 'fp16' : 'fp32',
-    historyWeight: undefined,
-    sha256: ck.sha256,
-  };
+  const info = checkpointModelInfo(file, ck, { video, fp16 });
   return fp16 ? { bytes: build(true), info, fp32: () => build(false) } : { bytes: build(false), info };
 }
 
 async function fromOnnx(file: string, opts: ResolveOptions): Promise<ResolvedModel> {
-  let bytes: Uint8Array;
-  try {
-    const buf = await readFile(file);
-    bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    throw modelError(file, `cannot read model: ${(e as NodeJS.ErrnoException).code ?? e}`, e);
-  }
-  const o = readOnnxInfo(bytes, file);
-  if (o.signature === 'unknown') throw modelError(file, o.explanation);
-  const precision = o.precision === 'fp16' || o.inputs[0]?.dtype === 'float16' ? 'fp16' : 'fp32';
-  if (opts.fp16 && precision === 'fp32') opts.onNotice?.(`${file}: --fp16 applies to checkpoints; this ONNX model runs as stored (fp32)`);
-  const info: ModelInfo = {
-    file,
-    variant: o.variant,
-    // Python exports carry no metadata: the upscaler learns the scale from a probe run (0 = unknown).
-    scale: o.scale ?? 0,
-    channels: o.channels,
-    padMultiple: o.padMultiple ?? (o.variant ? VARIANT_DEFAULTS[o.variant].padMultiple : 1),
-    signature: o.signature,
-    precision,
-    historyWeight: o.historyWeight,
-    sha256: o.sha256,
-  };
+  const bytes = await readModelBytes(file);
+  const info = onnxModelInfo(bytes, file);
+  if (opts.fp16 && info.precision === 'fp32') opts.onNotice?.(`${file}: --fp16 applies to checkpoints; this ONNX model runs as stored (fp32)`);
   return { bytes, info };
 }

@@ -9,7 +9,8 @@ import { checkpointFromBytes, type LoadedCheckpoint } from './checkpoint.ts';
 import type { ArchOverrides } from './detect.ts';
 import { parseSafetensors, type Safetensors } from './safetensors.ts';
 
-async function bytesOf(file: string, what: string): Promise<Uint8Array> {
+/** A model file's bytes; a read failure is a model error naming the file (exit 3). */
+export async function readModelBytes(file: string, what = 'model'): Promise<Uint8Array> {
   try {
     const buf = await readFile(file);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -20,11 +21,11 @@ async function bytesOf(file: string, what: string): Promise<Uint8Array> {
 
 /** Read and validate a safetensors file. Any violation of the format is a model error (exit 3). */
 export async function readSafetensors(file: string): Promise<Safetensors> {
-  return parseSafetensors(await bytesOf(file, 'safetensors file'), file);
+  return parseSafetensors(await readModelBytes(file, 'safetensors file'), file);
 }
 
 /** Load, validate and detect a `.safetensors` ParagonSR2 checkpoint (model errors exit 3). */
 export async function loadCheckpoint(file: string, overrides: ArchOverrides = {}): Promise<LoadedCheckpoint> {
-  const bytes = await bytesOf(file, 'checkpoint');
+  const bytes = await readModelBytes(file, 'checkpoint');
   return checkpointFromBytes(bytes, file, createHash('sha256').update(bytes).digest('hex'), overrides);
 }

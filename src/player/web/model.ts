@@ -6,13 +6,8 @@
  */
 import { modelError } from '../../errors.ts';
 import { buildOnnx } from '../../graph/model.ts';
-import { readOnnxInfo } from '../../graph/onnx-info.ts';
-import type { ModelInfo } from '../../runtime/model-info.ts';
-import { resolveUpsamplerAlpha } from '../../weights/checkpoint.ts';
-import { detectAndCheck } from '../../weights/detect.ts';
-import { parseSafetensors } from '../../weights/safetensors.ts';
-import { canonicalize } from '../../weights/state-dict.ts';
-import { OFFICIAL_V11_SHA256, VARIANT_DEFAULTS } from '../../weights/types.ts';
+import { checkpointModelInfo, onnxModelInfo, type ModelInfo } from '../../runtime/model-info.ts';
+import { checkpointFromBytes } from '../../weights/checkpoint.ts';
 
 /** A model ready for a session: ONNX bytes and what the orchestrator needs to know. */
 export interface PreparedModel {
@@ -53,42 +48,12 @@ export async function prepareModel(bytes: Uint8Array, name: string, opts: Prepar
 }
 
 async function fromCheckpoint(bytes: Uint8Array, file: string, mode: 'video' | 'standard'): Promise<PreparedModel> {
-  const { tensors, metadata } = parseSafetensors(bytes, file);
-  const sd = canonicalize(tensors, file);
-  const arch = detectAndCheck(sd, {}, file);
-  const sha256 = await sha256Hex(bytes);
-  const official = OFFICIAL_V11_SHA256[sha256];
-  const upsamplerAlpha = resolveUpsamplerAlpha(file, arch.variant, official, metadata);
+  const ck = checkpointFromBytes(bytes, file, await sha256Hex(bytes));
   const video = mode === 'video';
-  const onnx = buildOnnx(arch, sd, { video, upsamplerAlpha, sha256, file });
-  const info: ModelInfo = {
-    file,
-    variant: arch.variant,
-    scale: arch.scale,
-    channels: arch.channels,
-    padMultiple: VARIANT_DEFAULTS[arch.variant].padMultiple,
-    signature: video ? 'paragon-video' : 'paragon-standard',
-    precision: 'fp32',
-    historyWeight: undefined,
-    sha256,
-  };
-  return { onnx, info, upsamplerAlpha };
+  const onnx = buildOnnx(ck.arch, ck.stateDict, { video, upsamplerAlpha: ck.upsamplerAlpha, sha256: ck.sha256, file });
+  return { onnx, info: checkpointModelInfo(file, ck, { video, fp16: false }), upsamplerAlpha: ck.upsamplerAlpha };
 }
 
 function fromOnnx(bytes: Uint8Array, file: string): PreparedModel {
-  const o = readOnnxInfo(bytes, file);
-  if (o.signature === 'unknown') throw modelError(file, o.explanation);
-  const info: ModelInfo = {
-    file,
-    variant: o.variant,
-    // Python exports state no scale: the upscaler learns it from a probe run (0 = unknown).
-    scale: o.scale ?? 0,
-    channels: o.channels,
-    padMultiple: o.padMultiple ?? (o.variant ? VARIANT_DEFAULTS[o.variant].padMultiple : 1),
-    signature: o.signature,
-    precision: o.precision === 'fp16' || o.inputs[0]?.dtype === 'float16' ? 'fp16' : 'fp32',
-    historyWeight: o.historyWeight,
-    sha256: o.sha256,
-  };
-  return { onnx: bytes, info, upsamplerAlpha: undefined };
+  return { onnx: bytes, info: onnxModelInfo(bytes, file), upsamplerAlpha: undefined };
 }

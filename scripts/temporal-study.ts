@@ -19,7 +19,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readImage, type RgbImage } from '../src/image/io.ts';
+import { cropImage, readImage, type RgbImage } from '../src/image/io.ts';
 import { degradeFrame } from '../src/eval/degrade.ts';
 import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/evaluate.ts';
 import { chartSvg } from '../src/eval/chart.ts';
@@ -38,17 +38,6 @@ function flag(name: string, fallback: string): string {
 }
 const list = (name: string, fallback: string) => flag(name, fallback).split(',').filter((s) => s !== '');
 
-function crop(img: RgbImage, x0: number, y0: number, w: number, h: number): RgbImage {
-  const rgb = new Float32Array(3 * w * h);
-  const n = img.width * img.height;
-  for (let c = 0; c < 3; c++)
-    for (let y = 0; y < h; y++) {
-      const s = c * n + (y0 + y) * img.width + x0;
-      rgb.set(img.rgb.subarray(s, s + w), c * w * h + y * w);
-    }
-  return { width: w, height: h, rgb };
-}
-
 async function vid4(name: string): Promise<RgbImage[]> {
   const dir = path.join(SHARED, 'vid4', name);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.png')).sort();
@@ -64,7 +53,7 @@ async function clipFrames(name: string): Promise<RgbImage[]> {
     case 'film-static': {
       const out: RgbImage[] = [];
       for await (const f of decodeFrames(path.join(SHARED, 'video', 'issue-134-rotate.mp4'), { maxFrames: 150, bitDepth: 8 }))
-        if (f.index >= 110) out.push(crop({ width: f.width, height: f.height, rgb: framePlanes(f) }, 176, 224, 352, 480));
+        if (f.index >= 110) out.push(cropImage({ width: f.width, height: f.height, rgb: framePlanes(f) }, 176, 224, 352, 480));
       return out;
     }
     case 'still': {

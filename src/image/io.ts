@@ -16,6 +16,18 @@ export interface RgbImage {
   readonly alpha?: Float32Array | undefined;
 }
 
+/** The w × h region at (x0, y0) of a planar RGB image (alpha dropped). */
+export function cropImage(img: RgbImage, x0: number, y0: number, w: number, h: number): RgbImage {
+  const n = img.width * img.height;
+  const rgb = new Float32Array(3 * w * h);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < h; y++) {
+      const s = c * n + (y0 + y) * img.width + x0;
+      rgb.set(img.rgb.subarray(s, s + w), c * w * h + y * w);
+    }
+  return { width: w, height: h, rgb };
+}
+
 /** An image as read from disk, with the bit depth of its samples. */
 export interface DecodedImage extends RgbImage {
   readonly bitDepth: 8 | 16;

@@ -19,6 +19,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { openUpscaler } from '../../src/temporal/open.ts';
 import { ffmpeg, streams, tmp } from '../helpers/media.ts';
 import { ROOT, needShared, shared } from '../helpers/shared.ts';
+import type { Captured } from '../../src/player/web/app.ts';
 
 const CHROMIUM = process.env.PARAGON_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (Debian package chromium, or set PARAGON_CHROMIUM); absent here`;
@@ -29,19 +30,6 @@ const W = 64;
 const H = 48;
 const FPS = 12;
 const CUT = 6; // first frame of the second shot
-
-interface Captured {
-  timestamp: number;
-  cut: boolean;
-  alpha: number;
-  reset: string | null;
-  width: number;
-  height: number;
-  input: string;
-  outWidth: number;
-  outHeight: number;
-  output: string;
-}
 
 let cli: ChildProcess | undefined;
 let exited: Promise<number | null> | undefined;

@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT, needShared, shared } from '../helpers/shared.ts';
 import { streams, tmp } from '../helpers/media.ts';
-import { readImage, toInterleaved, writePng, type RgbImage } from '../../src/image/io.ts';
+import { cropImage, readImage, toInterleaved, writePng, type RgbImage } from '../../src/image/io.ts';
 import { decodeFrames } from '../../src/video/decode.ts';
 import { degradeFrame, writeDegraded } from '../../src/eval/degrade.ts';
 import { evaluateSequences } from '../../src/eval/evaluate.ts';
@@ -19,14 +19,6 @@ import { openSequence } from '../../src/eval/sequence.ts';
 
 const skip = needShared('vid4', 'walk');
 const FRAMES = 4;
-
-function crop(img: RgbImage, x0: number, y0: number, w: number, h: number): RgbImage {
-  const n = img.width * img.height;
-  const rgb = new Float32Array(3 * w * h);
-  for (let c = 0; c < 3; c++)
-    for (let y = 0; y < h; y++) rgb.set(img.rgb.subarray(c * n + (y0 + y) * img.width + x0, c * n + (y0 + y) * img.width + x0 + w), c * w * h + y * w);
-  return { width: w, height: h, rgb };
-}
 
 let truth: Promise<{ dir: string; frames: RgbImage[] }> | undefined;
 /** Ground truth: 120×96 crops of the first Vid4 walk frames, as a PNG folder (made once). */
@@ -36,7 +28,7 @@ function groundTruth() {
     await mkdir(dir, { recursive: true });
     const frames: RgbImage[] = [];
     for (let i = 1; i <= FRAMES; i++) {
-      const f = crop(await readImage(shared('vid4', 'walk', `00${i}.png`)), 300, 200, 120, 96);
+      const f = cropImage(await readImage(shared('vid4', 'walk', `00${i}.png`)), 300, 200, 120, 96);
       await writePng(path.join(dir, `${i}.png`), f);
       frames.push(f);
     }

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needShared, shared } from '../helpers/shared.ts';
-import { readImage, type RgbImage } from '../../src/image/io.ts';
+import { cropImage, readImage, type RgbImage } from '../../src/image/io.ts';
 import { degradeFrame, gaussianNoise } from '../../src/eval/degrade.ts';
 import { SequenceScorer } from '../../src/eval/evaluate.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
@@ -22,15 +22,6 @@ import {
 const OFFICIAL = shared('models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
 const needVid4 = needShared('vid4', 'walk');
 const needModel = needVid4 || needShared('models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
-
-/** Top-left-origin crop of a planar image. */
-function crop(img: RgbImage, x0: number, y0: number, w: number, h: number): RgbImage {
-  const n = img.width * img.height;
-  const rgb = new Float32Array(3 * w * h);
-  for (let c = 0; c < 3; c++)
-    for (let y = 0; y < h; y++) rgb.set(img.rgb.subarray(c * n + (y0 + y) * img.width + x0, c * n + (y0 + y) * img.width + x0 + w), c * w * h + y * w);
-  return { width: w, height: h, rgb };
-}
 
 /** A frame plus seeded Gaussian noise (σ on 0–255), kept in 0..1 but not rounded. */
 function noisy(img: RgbImage, sigma: number, index: number): RgbImage {
@@ -69,11 +60,11 @@ test('noise estimators: seeded Gaussian noise on a flat frame reads its σ; no n
 
 test('map on a real frame: W where still, 0 where content moved; clean input keeps no history', { skip: needVid4 }, async () => {
   const gt = await readImage(shared('vid4', 'walk', '001.png'));
-  const base = crop(gt, 200, 100, 128, 96);
+  const base = cropImage(gt, 200, 100, 128, 96);
   // Frame 3 has a 32×32 block replaced by content from 40 pixels away (an object moved in).
   const moved = (): RgbImage => {
     const f = { ...base, rgb: base.rgb.slice() };
-    const src = crop(gt, 240, 100, 128, 96);
+    const src = cropImage(gt, 240, 100, 128, 96);
     for (let c = 0; c < 3; c++)
       for (let y = 40; y < 72; y++) for (let x = 60; x < 92; x++) f.rgb[c * 128 * 96 + y * 128 + x] = src.rgb[c * 128 * 96 + y * 128 + x]!;
     return f;
@@ -95,7 +86,7 @@ test('map on a real frame: W where still, 0 where content moved; clean input kee
   for (let y = 0; y < 30; y++) for (let x = 0; x < 128; x++) far += m3[y * 128 + x]! === W ? 1 : 0;
   assert.ok(far / (30 * 128) > 0.9, 'rows far from the block keep the full weight');
   assert.equal(est.next(noisy(base, 4, 3), { cut: true }), 0, 'a cut restarts');
-  assert.equal(est.next(crop(gt, 0, 0, 64, 64)), 0, 'a size change restarts');
+  assert.equal(est.next(cropImage(gt, 0, 0, 64, 64)), 0, 'a size change restarts');
   // The same still scene without noise: nothing to average, so no history at all.
   const clean = new HistoryWeightEstimator();
   clean.next(base);
@@ -107,8 +98,8 @@ test('map on a real frame: W where still, 0 where content moved; clean input kee
 
 test('frame engine: a per-pixel alpha tiles like the frame, and a constant map equals the scalar', { skip: needModel }, async () => {
   const gt = await readImage(shared('vid4', 'walk', '001.png'));
-  const f1 = noisy(crop(gt, 300, 150, 72, 56), 4, 0);
-  const f2 = noisy(crop(gt, 300, 150, 72, 56), 4, 1);
+  const f1 = noisy(cropImage(gt, 300, 150, 72, 56), 4, 0);
+  const f2 = noisy(cropImage(gt, 300, 150, 72, 56), 4, 1);
   const map = Float32Array.from({ length: 72 * 56 }, (_, i) => ((i % 72) / 72) * 0.9);
   const run = async (tile: number, alpha: Float32Array | number) => {
     await using up = await openUpscaler(OFFICIAL, { mode: 'video', historyWeight: 0.5, tile, device: 'cpu', cpu: { intraOpThreads: 1 } });
@@ -126,7 +117,7 @@ test('frame engine: a per-pixel alpha tiles like the frame, and a constant map e
 });
 
 test('short static noisy clip: auto is steadier than weight 0 and the blind blend', { skip: needModel }, async () => {
-  const gt = crop(await readImage(shared('vid4', 'walk', '001.png')), 240, 120, 160, 128);
+  const gt = cropImage(await readImage(shared('vid4', 'walk', '001.png')), 240, 120, 160, 128);
   const frames = 10;
   const lrs = Array.from({ length: frames }, (_, i) => degradeFrame(gt, i, { scale: 2, noise: 4, seed: 3 }));
   const te = async (method: number | 'auto') => {

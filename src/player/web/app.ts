@@ -18,7 +18,7 @@ interface Catalog {
 }
 
 /** What a captured frame keeps (tests compare it with the Node engine). */
-interface Captured {
+export interface Captured {
   timestamp: number;
   cut: boolean;
   alpha: number;

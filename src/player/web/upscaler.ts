@@ -5,7 +5,9 @@
  * readback), and the output can stay there too for the renderer. On WASM both live in ordinary
  * memory. When to drop the history (first frame, cut, seek, size change) is decided by the rules
  * the Node engine follows (src/temporal/state-rules.ts); input/output roles come from the same
- * roles.ts, so our graphs and Python exports are driven alike.
+ * roles.ts, so our graphs and Python exports are driven alike. With `historyWeight: 'auto'` (the
+ * default, as in Node) every frame also goes through the same HistoryWeightEstimator as Node's
+ * TemporalUpscaler, and its per-pixel map is fed as `alpha` (padded like the frame).
  *
  * Unlike the Node engine this one does not tile (a browser plays frames that fit the device) and
  * has no fp32 twin for fp16 overflow (checkpoints are built fp32 here).
@@ -16,8 +18,12 @@ import type { ModelInfo } from '../../runtime/model-info.ts';
 import { fromFloat16, toFloat16 } from '../../runtime/tensor.ts';
 import { crop, reflectPad, roundUp } from '../../temporal/planes.ts';
 import { rolesOf, type Roles } from '../../temporal/roles.ts';
+import { HistoryWeightEstimator } from '../../temporal/history-weight.ts';
 import { HistoryRules, type FrameEvent, type HistoryDecision } from '../../temporal/state-rules.ts';
 import { gpu, BufferUsage, type GpuBuffer, type GpuDevice } from './webgpu.ts';
+
+/** A fixed history weight in [0, 1), or `'auto'`: a per-pixel map per frame. */
+export type HistoryWeight = number | 'auto';
 
 /** Execution provider of a session. */
 export type Backend = 'webgpu' | 'wasm';
@@ -34,8 +40,11 @@ export interface PlanarFrame {
 /** Options of {@link WebUpscaler.open}. */
 export interface WebUpscalerOptions {
   readonly backend?: BackendRequest;
-  /** History weight W in [0, 1) (default 0.2); 0 = every frame on its own. */
-  readonly historyWeight?: number;
+  /**
+   * History weight W in [0, 1); 0 = every frame on its own. `'auto'` (the default, as Node's
+   * `--temporal auto`): a per-pixel map from how much the frame changed (src/temporal/history-weight.ts).
+   */
+  readonly historyWeight?: HistoryWeight;
   /** One-line notices (backend fallback, model limitations). */
   readonly onNotice?: (line: string) => void;
 }
@@ -61,6 +70,8 @@ export interface UpscaledFrame {
   /** Rows of the tensor's planes. */
   readonly rows: number;
   readonly decision: HistoryDecision;
+  /** Mean history weight fed for this frame: the scalar, or the mean of the 'auto' map (0 on a reset). */
+  readonly weight: number;
   dispose(): void;
 }
 
@@ -100,6 +111,8 @@ export class WebUpscaler {
   #channels: number | undefined;
   #state: ort.Tensor | undefined;
   #zeros: { key: string; tensor: ort.Tensor; buffer?: GpuBuffer } | undefined;
+  /** Set in 'auto' mode: fed every frame run, in order, so its reference follows the model's history. */
+  #estimator: HistoryWeightEstimator | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -113,12 +126,12 @@ export class WebUpscaler {
       m.map((v) => ({ name: v.name, type: v.isTensor ? v.type : 'unknown', shape: v.isTensor ? [...v.shape] : [] }));
     const inputs = meta(session.inputMetadata);
     this.roles = rolesOf(info.file, inputs, meta(session.outputMetadata));
-    const w = opts.historyWeight ?? 0.2;
     const m = this.roles.mode;
+    this.#mode = m === 'video' ? 'video' : m === 'baked' ? 'baked' : 'state-less';
+    const w = this.#weightOf(opts.historyWeight ?? 'auto');
     if (w > 0 && m === 'tap') this.#notice(`${info.file}: the model exports features but takes no history input; temporal smoothing off`);
     else if (w > 0 && m === 'standard') this.#notice(`${info.file}: standard (single-image) model; temporal smoothing off`);
     else if (m === 'baked') this.#notice(`${info.file}: history weight fixed at ${info.historyWeight ?? 'an unknown value'} inside this model; resets feed zero history (as the reference scripts)`);
-    this.#mode = m === 'video' ? 'video' : m === 'baked' ? 'baked' : 'state-less';
     this.#rules = new HistoryRules(this.#effective(w));
     const prevDim = inputs.find((v) => v.name === this.roles.prev)?.shape[1];
     this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
@@ -154,15 +167,38 @@ export class WebUpscaler {
     return this.backend;
   }
 
-  /** The history weight in force (0 when the model cannot carry state). */
+  /** The history weight in force (0 when the model cannot carry state; the map's ceiling with 'auto'). */
   get historyWeight(): number {
     return this.#rules.weight;
   }
 
-  /** Change the history weight from the next frame on (ignored by models that cannot carry state). */
-  set historyWeight(w: number) {
-    this.#rules.weight = this.#effective(w);
+  /**
+   * Change the history weight from the next frame on (ignored by models that cannot carry state).
+   * Switching to 'auto' starts the estimator afresh, so the next frame starts from no history.
+   */
+  set historyWeight(w: HistoryWeight) {
+    const wasAuto = this.auto;
+    const weight = this.#weightOf(w);
+    this.#rules.weight = this.#effective(weight);
+    // A fresh estimator holds no reference yet: the history it would weigh is not the model's.
+    if (this.auto && !wasAuto) this.reset();
     if (this.#rules.weight === 0) this.#dropState();
+  }
+
+  /** True when each frame's history weight is a per-pixel map (`historyWeight: 'auto'`). */
+  get auto(): boolean {
+    return this.#estimator !== undefined;
+  }
+
+  /** The numeric weight of a setting; 'auto' (video-mode models only) sets up the estimator. */
+  #weightOf(w: HistoryWeight): number {
+    if (w !== 'auto' || this.#mode !== 'video') {
+      this.#estimator = undefined;
+      return w === 'auto' ? 0.2 : w;
+    }
+    this.#estimator ??= new HistoryWeightEstimator();
+    // The map's ceiling: state is kept whenever the rules allow, and the map says how much counts.
+    return this.#estimator.options.maxWeight;
   }
 
   /** The weight a model can honour: any for ours, the baked one (or none) for Python video exports. */
@@ -174,12 +210,14 @@ export class WebUpscaler {
   /** Forget the feature state: the next frame starts from no history. */
   reset(): void {
     this.#rules.forget();
+    this.#estimator?.reset();
     this.#dropState();
   }
 
   /** Playback jumped: the next frame starts from no history (counted as a seek reset). */
   seeked(): void {
     this.#rules.seeked();
+    this.#estimator?.reset();
     this.#dropState();
   }
 
@@ -213,8 +251,12 @@ export class WebUpscaler {
     const W = roundUp(w, pm);
     const ev: FrameEvent = { width: w, height: h, cut };
     const d = this.#rules.next(ev);
+    // 'auto': every frame run feeds the estimator, which restarts wherever the rules reset (first
+    // frame, cut, seek, size), as Node's TemporalUpscaler calls it with the frame's cut.
+    const map = this.#estimator?.next(frame, { cut: d.reset !== undefined });
+    const alpha: Float32Array | number = d.alpha > 0 && map instanceof Float32Array ? map : map === undefined ? d.alpha : 0;
     const t0 = performance.now();
-    const res = await this.#infer(reflectPad(rgb, 3, h, w, H, W), H, W, d.alpha > 0 ? this.#state : undefined, d.alpha);
+    const res = await this.#infer(reflectPad(rgb, 3, h, w, H, W), H, W, d.alpha > 0 ? this.#state : undefined, alpha, h, w);
     this.stats.lastMs = performance.now() - t0;
     const out = res[this.roles.output];
     const feat = this.roles.feature ? res[this.roles.feature] : undefined;
@@ -231,17 +273,22 @@ export class WebUpscaler {
       out.dispose();
       throw modelError(this.#info.file, `output ${this.roles.output} has shape [${out.dims}] for a ${W}x${H} input`);
     }
-    return { tensor: out, width: w * scale, height: h * scale, stride: W * scale, rows: H * scale, decision: d, dispose: () => out.dispose() };
+    const weight = typeof alpha === 'number' ? alpha : mean(alpha);
+    return { tensor: out, width: w * scale, height: h * scale, stride: W * scale, rows: H * scale, decision: d, weight, dispose: () => out.dispose() };
   }
 
-  /** One session run; `prev` undefined means no history (zeros, weight 0). */
-  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: number): Promise<ort.InferenceSession.OnnxValueMapType> {
+  /**
+   * One session run; `prev` undefined means no history (zeros, weight 0). A per-pixel `alpha` map
+   * (h × w) is reflect-padded like the frame and fed as [1, 1, H, W] (the graph broadcasts it).
+   */
+  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: Float32Array | number, h = H, w = W): Promise<ort.InferenceSession.OnnxValueMapType> {
     const r = this.roles;
     const tensor = (name: string, data: Float32Array, dims: number[]) =>
       r.types[name] === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
     const feeds: Record<string, ort.Tensor> = { [r.input]: tensor(r.input, x, [1, 3, H, W]) };
     if (r.prev) feeds[r.prev] = prev ?? this.#zerosFor(H, W);
-    if (r.alpha) feeds[r.alpha] = tensor(r.alpha, Float32Array.of(alpha), ALPHA_DIMS);
+    if (r.alpha)
+      feeds[r.alpha] = typeof alpha === 'number' ? tensor(r.alpha, Float32Array.of(alpha), ALPHA_DIMS) : tensor(r.alpha, reflectPad(alpha, 1, h, w, H, W), [1, 1, H, W]);
     try {
       return await this.#session.run(feeds);
     } catch (e) {
@@ -301,6 +348,13 @@ export class WebUpscaler {
     this.#releaseZeros();
     await this.#session.release();
   }
+}
+
+/** Mean of a weight map. */
+function mean(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return a.length > 0 ? s / a.length : 0;
 }
 
 /** The picture of an upscaled frame as planar float RGB (`width × height`), read back if on the GPU. */

@@ -1,93 +1,19 @@
 /**
  * The player page: wires the controls to the model loader, the upscaler, the playback loop and
  * the export. Query parameters (for scripted use and tests): `backend=auto|webgpu|wasm`,
- * `temporal=W`, `capture=N` (keep the input and drawn output of the first N frames in
- * `window.__paragon`, which also exposes the state the overlay shows).
+ * `temporal=auto|W`, `drop=0`, `present=…`, `capture=N` (keep the input and drawn output of the
+ * first N frames in `window.__paragon`, which also exposes the state the overlay shows, the sound
+ * and the clock).
  */
 import * as ort from 'onnxruntime-web';
 import { exportVideo, type Container } from './export.ts';
 import { prepareModel } from './model.ts';
 import { Player, type PlayerOutput, type ShownFrame, type VideoSource } from './playback.ts';
 import { CanvasFrameView, GpuFrameView, GpuReadbackView, softwareAdapter, type FrameView } from './render.ts';
-import { WebUpscaler, type BackendRequest } from './upscaler.ts';
+import { WebUpscaler, type BackendRequest, type HistoryWeight } from './upscaler.ts';
+import { b64, el, fmt, message, notice, params, state, type Catalog } from './page.ts';
 
-interface Catalog {
-  videos: { id: string; name: string; size: number }[];
-  models: { id: string; name: string; size: number; default: boolean }[];
-  ort: { mjs: string; wasm: string };
-}
-
-/** What a captured frame keeps (tests compare it with the Node engine). */
-export interface Captured {
-  timestamp: number;
-  cut: boolean;
-  alpha: number;
-  reset: string | null;
-  width: number;
-  height: number;
-  /** Packed 8-bit RGB fed to the model, base64. */
-  input: string;
-  outWidth: number;
-  outHeight: number;
-  /** Drawn RGBA, base64. */
-  output: string;
-}
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const params = new URLSearchParams(location.search);
-const el = {
-  open: $<HTMLButtonElement>('open'),
-  file: $<HTMLInputElement>('file'),
-  videos: $<HTMLSelectElement>('videos'),
-  models: $<HTMLSelectElement>('models'),
-  backend: $<HTMLSelectElement>('backend'),
-  temporal: $<HTMLInputElement>('temporal'),
-  temporalValue: $<HTMLOutputElement>('temporal-value'),
-  stage: $<HTMLElement>('stage'),
-  frame: $<HTMLDivElement>('frame'),
-  original: $<HTMLCanvasElement>('original'),
-  upSlot: $<HTMLDivElement>('up-slot'),
-  divider: $<HTMLDivElement>('divider'),
-  overlay: $<HTMLPreElement>('overlay'),
-  hint: $<HTMLDivElement>('hint'),
-  play: $<HTMLButtonElement>('play'),
-  time: $<HTMLSpanElement>('time'),
-  seek: $<HTMLInputElement>('seek'),
-  drop: $<HTMLInputElement>('drop'),
-  container: $<HTMLSelectElement>('container'),
-  exportBtn: $<HTMLButtonElement>('export'),
-  progress: $<HTMLProgressElement>('progress'),
-  cancel: $<HTMLButtonElement>('cancel'),
-  download: $<HTMLAnchorElement>('download'),
-  notices: $<HTMLUListElement>('notices'),
-};
-
-/** The page's state, also readable by scripts as `window.__paragon`. */
-const state = {
-  ready: false,
-  busy: false,
-  backend: '',
-  backendLabel: '',
-  /** How upscaled frames reach the screen: webgpu-canvas, readback (software WebGPU) or canvas2d. */
-  present: '',
-  model: '',
-  video: '',
-  playing: false,
-  ended: false,
-  time: 0,
-  duration: 0,
-  shown: 0,
-  dropped: 0,
-  cuts: [] as number[],
-  resets: 0,
-  fps: 0,
-  latencyMs: 0,
-  notices: [] as string[],
-  errors: [] as string[],
-  captured: [] as Captured[],
-  exports: 0,
-};
-(globalThis as { __paragon?: typeof state }).__paragon = state;
+export type { Captured } from './page.ts';
 
 const capture = Number(params.get('capture') ?? 0) || 0;
 let upscaler: WebUpscaler | undefined;
@@ -96,24 +22,6 @@ let player: Player | undefined;
 let modelBytes: { bytes: Uint8Array; name: string } | undefined;
 const dropped = new Map<string, { bytes: Uint8Array; name: string }>();
 const recent: number[] = [];
-
-const fmt = (t: number) => `${Math.floor(t / 60)}:${(t % 60).toFixed(3).padStart(6, '0')}`;
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
-
-function notice(line: string, error = false): void {
-  (error ? state.errors : state.notices).push(line);
-  const li = document.createElement('li');
-  li.textContent = line;
-  if (error) li.className = 'error';
-  el.notices.append(li);
-  setTimeout(() => li.remove(), error ? 15000 : 8000);
-}
-
-function b64(bytes: Uint8Array | Uint8ClampedArray): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
 
 /** Busy while a model or video loads: controls that would race it are disabled. */
 async function busy<T>(fn: () => Promise<T>): Promise<T | undefined> {
@@ -150,14 +58,18 @@ function layout(): void {
   el.frame.style.height = `${Math.floor(height * k)}px`;
 }
 
+let lastWeight = 0;
+
 function overlay(last?: ShownFrame): void {
+  if (last) lastWeight = last.weight;
   const s = upscaler;
   const lines = [
     `${state.backendLabel || 'no model'}${s ? ` · ${s.info.variant ?? 'model'} x${s.info.scale}` : ''}`,
     `fps ${state.fps.toFixed(1)} · ${state.latencyMs.toFixed(1)} ms/frame`,
     `dropped ${state.dropped} · shown ${state.shown}`,
-    `temporal ${s ? s.historyWeight.toFixed(2) : '-'} · scene cuts ${state.cuts.length} · resets ${state.resets}`,
+    `temporal ${!s ? '-' : s.auto ? `auto (mean ${(last?.weight ?? lastWeight).toFixed(2)})` : s.historyWeight.toFixed(2)} · scene cuts ${state.cuts.length} · resets ${state.resets}`,
   ];
+  if (player) lines.push(player.audio ? `sound ${player.audio.label} · audio clock` : 'no sound · wall clock');
   if (last?.decision.reset && last.decision.reset !== 'off') lines.push(`history reset: ${last.decision.reset}`);
   if (player && state.dropped > 0) lines.push(`upscaling is slower than ${player.frameRate.toFixed(0)} fps: dropping late frames`);
   el.overlay.textContent = lines.join('\n');
@@ -176,6 +88,11 @@ function onFrame(f: ShownFrame): void {
   state.dropped = player?.dropped ?? 0;
   state.resets = upscaler?.stats.resets ?? 0;
   if (f.cut) state.cuts.push(f.timestamp);
+  if (f.clock !== undefined) {
+    state.sync.push({ lag: f.clock - f.timestamp, work: f.workMs / 1000 });
+    if (state.sync.length > 500) state.sync.shift();
+  }
+  refreshAudio();
   if (f.image && state.captured.length < capture) {
     state.captured.push({
       timestamp: f.timestamp,
@@ -188,6 +105,7 @@ function onFrame(f: ShownFrame): void {
       outWidth: f.image.width,
       outHeight: f.image.height,
       output: b64(f.image.data),
+      weight: f.weight,
     });
   }
   el.time.textContent = `${fmt(f.timestamp)} / ${fmt(state.duration)}`;
@@ -207,6 +125,7 @@ function output(): PlayerOutput {
     onFrame,
     onState: (s) => {
       state.playing = s === 'playing';
+      refreshAudio();
       if (s === 'playing') recent.length = 0;
       state.ended = s === 'ended';
       state.dropped = player?.dropped ?? state.dropped;
@@ -214,7 +133,27 @@ function output(): PlayerOutput {
       overlay();
     },
     onError: (e) => notice(message(e), true),
+    onNotice: (l) => notice(l),
   };
+}
+
+/** The temporal control's setting: 'auto' or the slider's fixed weight. */
+function temporalSetting(): HistoryWeight {
+  return el.temporalAuto.checked ? 'auto' : Number(el.temporal.value);
+}
+
+/** Copy the sound and clock of the player into the state (and apply the volume control). */
+function refreshAudio(): void {
+  const a = player?.audio;
+  a?.setVolume(Number(el.volume.value), el.mute.getAttribute('aria-pressed') === 'true');
+  Object.assign(state.audio, {
+    track: a !== undefined,
+    clock: player?.clock.kind ?? 'wall',
+    time: player?.clock.now() ?? 0,
+    buffers: a?.stats.buffers ?? 0,
+    seconds: a?.stats.seconds ?? 0,
+    gain: a?.gain ?? state.audio.gain,
+  });
 }
 
 function backendLabel(up: WebUpscaler): string {
@@ -229,7 +168,7 @@ async function loadModel(bytes: Uint8Array, name: string): Promise<void> {
   const prepared = await prepareModel(bytes, name);
   const up = await WebUpscaler.open(prepared.onnx, prepared.info, {
     backend: el.backend.value as BackendRequest,
-    historyWeight: Number(el.temporal.value),
+    historyWeight: temporalSetting(),
     onNotice: (l) => notice(l),
   });
   const old = upscaler;
@@ -270,13 +209,16 @@ async function openVideo(src: VideoSource, name: string): Promise<void> {
   state.playing = false;
   state.cuts = [];
   state.shown = 0;
+  state.sync = [];
   el.hint.hidden = true;
   el.frame.hidden = false;
   player = await Player.open(src, name, output());
   state.video = name;
   state.duration = player.duration;
   state.dropped = 0;
+  refreshAudio();
   layout();
+  overlay();
 }
 
 let seeking = false;
@@ -293,12 +235,21 @@ function wire(catalog: Catalog): void {
   };
   el.models.onchange = () => void busy(() => loadCatalogModel(el.models.value));
   el.backend.onchange = () => void busy(async () => modelBytes && loadModel(modelBytes.bytes, modelBytes.name));
-  el.temporal.oninput = () => {
-    const w = Number(el.temporal.value);
-    el.temporalValue.textContent = w.toFixed(2);
+  el.temporal.oninput = el.temporalAuto.onchange = () => {
+    const w = temporalSetting();
+    showTemporal();
     if (upscaler) upscaler.historyWeight = w;
     overlay();
   };
+  el.volume.oninput = refreshAudio;
+  el.mute.onclick = () => {
+    const muted = el.mute.getAttribute('aria-pressed') !== 'true';
+    el.mute.setAttribute('aria-pressed', String(muted));
+    el.mute.textContent = muted ? 'Unmute' : 'Mute';
+    refreshAudio();
+  };
+  // The clock moves between frames too (and when most are dropped): keep the state current.
+  setInterval(() => state.playing && refreshAudio(), 200);
   el.play.onclick = () => {
     if (!player) return;
     if (player.playing) player.pause();
@@ -393,6 +344,14 @@ function wireExport(): void {
   };
 }
 
+/** The temporal control as set: 'auto' disables the slider (it is the fixed weight otherwise). */
+function showTemporal(): void {
+  const w = temporalSetting();
+  state.temporal = w;
+  el.temporal.disabled = w === 'auto';
+  el.temporalValue.textContent = w === 'auto' ? 'auto' : w.toFixed(2);
+}
+
 // ------------------------------------------------------------------ start
 
 async function main(): Promise<void> {
@@ -406,8 +365,11 @@ async function main(): Promise<void> {
   if (backend === 'webgpu' || backend === 'wasm' || backend === 'auto') el.backend.value = backend;
   if (params.get('drop') === '0') el.drop.checked = false;
   const t = params.get('temporal');
-  if (t !== null) el.temporal.value = t;
-  el.temporalValue.textContent = Number(el.temporal.value).toFixed(2);
+  if (t !== null && t !== 'auto') {
+    el.temporalAuto.checked = false;
+    el.temporal.value = t;
+  }
+  showTemporal();
   wire(catalog);
   const model = catalog.models.find((m) => m.default);
   if (model) await busy(() => loadCatalogModel(model.id));

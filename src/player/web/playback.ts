@@ -1,17 +1,20 @@
 /**
  * Playback: mediabunny demuxes, WebCodecs decodes (VideoSampleSink), and each frame goes through
- * the scene-cut detector and the upscaler before it is drawn at its presentation time. When the
- * upscaler is slower than the video, frames that are already late are dropped before any work is
- * spent on them (the picture stays in sync and the overlay says how many were dropped); the
- * feature state then simply carries from the last frame that was shown.
+ * the scene-cut detector and the upscaler before it is drawn at its presentation time on the
+ * master clock: the sound of the first audio track when there is one (audio.ts), else the wall
+ * clock. When the upscaler is slower than the video, frames that are already late on that clock
+ * are dropped before any work is spent on them (the picture stays in sync with the sound and the
+ * overlay says how many were dropped); the feature state then simply carries from the last frame
+ * that was shown. With dropping off, time (and the sound) waits for a late frame instead.
  *
  * Resets follow the Node rules: the first frame, a detected cut, a seek and a change of size start
  * from no history (the upscaler's HistoryRules); pausing and resuming keeps the history.
  */
-import { ALL_FORMATS, BlobSource, Input, UrlSource, VideoSampleSink, type InputVideoTrack, type VideoSample } from 'mediabunny';
+import { ALL_FORMATS, BlobSource, Input, UrlSource, VideoSampleSink, type InputAudioTrack, type InputVideoTrack, type VideoSample } from 'mediabunny';
 import { mediaError } from '../../errors.ts';
 import { SceneCutDetector } from '../../temporal/scene-cut.ts';
 import type { HistoryDecision } from '../../temporal/state-rules.ts';
+import { AudioClock, WallClock, type MediaClock } from './audio.ts';
 import { FrameReader, type FramePixels } from './frames.ts';
 import { drawOriginal, type FrameView } from './render.ts';
 import type { WebUpscaler } from './upscaler.ts';
@@ -25,6 +28,15 @@ export interface ShownFrame {
   readonly cut: boolean;
   readonly score: number;
   readonly decision: HistoryDecision;
+  /** Mean history weight fed (the scalar, or the mean of the 'auto' map; 0 on a reset). */
+  readonly weight: number;
+  /**
+   * The master clock's media time when the frame was drawn, s, while playing (undefined for a
+   * frame shown by a seek or the first frame of a play, which the clock starts from).
+   */
+  readonly clock: number | undefined;
+  /** Time from the decision to show the frame (not late yet) to the frame drawn, ms. */
+  readonly workMs: number;
   /** Time from the start of upscaling to the frame drawn (GPU work included), ms. */
   readonly latencyMs: number;
   readonly pixels: FramePixels;
@@ -41,6 +53,8 @@ export interface PlayerOutput {
   onFrame(f: ShownFrame): void;
   onState(s: 'playing' | 'paused' | 'ended'): void;
   onError(e: unknown): void;
+  /** One-line notices (no sound, and why). */
+  onNotice?(line: string): void;
   /** Capture the drawn pixels of this many first frames (tests). */
   capture?: number;
   /** Whether late frames are dropped (default) or shown late, slowing playback down. */
@@ -67,6 +81,9 @@ export class Player {
   readonly #sink: VideoSampleSink;
   readonly #reader = new FrameReader();
   readonly #detector = new SceneCutDetector();
+  readonly #wall = new WallClock();
+  #audio: AudioClock | undefined;
+  #clock: MediaClock;
   #out: PlayerOutput;
   #gen = 0;
   #playing = false;
@@ -76,7 +93,7 @@ export class Player {
   #seekTarget: number | undefined;
   #seeking: Promise<void> | undefined;
 
-  private constructor(name: string, source: VideoSource, input: Input, track: InputVideoTrack, duration: number, frameRate: number, out: PlayerOutput) {
+  private constructor(name: string, source: VideoSource, input: Input, track: InputVideoTrack, duration: number, frameRate: number, out: PlayerOutput, audio: AudioClock | undefined) {
     this.name = name;
     this.source = source;
     this.#input = input;
@@ -85,6 +102,8 @@ export class Player {
     this.frameRate = frameRate;
     this.#sink = new VideoSampleSink(track);
     this.#out = out;
+    this.#audio = audio;
+    this.#clock = audio ?? this.#wall;
   }
 
   /** Open a video and show its first frame. Media errors name the file. */
@@ -100,7 +119,15 @@ export class Player {
     if (!(await track.canDecode())) throw mediaError(name, `this browser cannot decode ${track.codec ?? 'the video codec'} (WebCodecs)`);
     const duration = await track.computeDuration();
     const stats = await track.computePacketStats(120);
-    const p = new Player(name, src, input, track, duration, stats.averagePacketRate || 30, out);
+    let audioTrack: InputAudioTrack | null = null;
+    try {
+      audioTrack = await input.getPrimaryAudioTrack();
+    } catch (e) {
+      out.onNotice?.(`${name}: cannot read the audio track (${e instanceof Error ? e.message : String(e)}); playing without sound`);
+    }
+    const audio = audioTrack ? await AudioClock.open(audioTrack) : undefined;
+    if (typeof audio === 'string') out.onNotice?.(`${name}: ${audio}`);
+    const p = new Player(name, src, input, track, duration, stats.averagePacketRate || 30, out, typeof audio === 'string' ? undefined : audio);
     await p.seek(0);
     return p;
   }
@@ -117,6 +144,16 @@ export class Player {
   /** Timestamp of the frame on screen, s. */
   get time(): number {
     return this.#last?.timestamp ?? 0;
+  }
+
+  /** The master clock: the sound when the file has a track this browser plays, else the wall clock. */
+  get clock(): MediaClock {
+    return this.#clock;
+  }
+
+  /** The sound (undefined without an audio track, or once the browser refused to play it). */
+  get audio(): AudioClock | undefined {
+    return this.#audio;
   }
 
   /** Switch model or backend: the new upscaler starts from no history; the frame on screen is redone. */
@@ -144,6 +181,7 @@ export class Player {
     if (!this.#playing) return;
     this.#playing = false;
     this.#gen++;
+    this.#clock.stop();
     this.#out.onState('paused');
   }
 
@@ -155,10 +193,12 @@ export class Player {
     this.#seekTarget = Math.max(0, Math.min(t, this.duration));
     this.#seeking ??= (async () => {
       this.#gen++; // stops a running playback loop
+      this.#clock.stop();
       try {
         while (this.#seekTarget !== undefined) {
           const target = this.#seekTarget;
           this.#seekTarget = undefined;
+          this.#clock.stop(target);
           const sample = await this.#sink.getSample(target);
           if (!sample) continue;
           await this.#exclusive(async () => {
@@ -181,6 +221,8 @@ export class Player {
   dispose(): void {
     this.#gen++;
     this.#playing = false;
+    this.#clock.stop();
+    this.#audio?.dispose();
     this.#input.dispose();
   }
 
@@ -191,38 +233,76 @@ export class Player {
 
   async #loop(gen: number, from: number): Promise<void> {
     // The clock starts when the first frame is on screen (its upscaling may take a while: shader
-    // compilation on a fresh session), then frames are due at their timestamps from there.
-    let clock: { wall: number; media: number } | undefined;
+    // compilation on a fresh session), then frames are due at their timestamps on it.
+    let started = false;
     try {
       for await (const sample of this.#sink.samples(from)) {
         if (gen !== this.#gen) {
           sample.close();
           break;
         }
-        const due = clock ? clock.wall + (sample.timestamp - clock.media) * 1000 : undefined;
-        const slot = (sample.duration || 1 / this.frameRate) * 1000;
-        if (due !== undefined && performance.now() > due + slot && this.#out.dropLate?.() !== false) {
-          this.dropped++;
-          sample.close();
-          continue;
-        }
         const ts = sample.timestamp;
-        await this.#exclusive(() => (gen === this.#gen ? this.#show(sample, due) : (sample.close(), Promise.resolve())));
-        // Not dropping: a late frame moves the clock on, so the next one is not late already.
-        const late = due !== undefined && performance.now() > due + slot;
-        if (!clock || (late && this.#out.dropLate?.() === false)) clock = { wall: performance.now(), media: ts };
+        const slot = sample.duration || 1 / this.frameRate;
+        const drop = this.#out.dropLate?.() !== false;
+        const clock = this.#clock;
+        // Not dropping: if the frame is not drawn by the end of its slot, time waits for it.
+        // Held at once when already late: a timer could not fire while upscaling holds the thread.
+        const left = ts + slot - clock.now();
+        if (started && !drop && left <= 0) clock.hold();
+        const hold = started && !drop ? setTimeout(() => clock.hold(), Math.max(0, left * 1000)) : undefined;
+        try {
+          // Upscaling can hold the page's thread (WASM) for a while: let the sound get ahead first.
+          if (started) await clock.fill?.(0.3, 100);
+          if (started && drop && clock.now() > ts + slot) {
+            this.dropped++;
+            sample.close();
+            continue;
+          }
+          const since = performance.now();
+          await this.#exclusive(() => (gen === this.#gen ? this.#show(sample, started ? gen : undefined, since) : (sample.close(), Promise.resolve())));
+        } finally {
+          clearTimeout(hold);
+          if (hold !== undefined) clock.release();
+        }
+        if (!started && gen === this.#gen) {
+          await this.#startClock(ts);
+          started = true;
+          if (gen !== this.#gen) this.#clock.stop();
+        }
       }
     } catch (e) {
       if (gen === this.#gen) this.#out.onError(e);
     }
     if (gen === this.#gen && this.#playing) {
+      this.#clock.stop();
       this.#playing = false;
       this.#out.onState('ended');
     }
   }
 
-  /** Read, detect, upscale, wait until `due` (performance.now ms), draw. Closes the sample. */
-  async #show(sample: VideoSample, due: number | undefined): Promise<void> {
+  /** Start the master clock at `t`; if the browser will not play the sound, go on without it. */
+  async #startClock(t: number): Promise<void> {
+    try {
+      await this.#clock.start(t);
+    } catch (e) {
+      this.#out.onNotice?.(`${e instanceof Error ? e.message : String(e)}; playing without sound`);
+      this.#audio?.dispose();
+      this.#audio = undefined;
+      this.#clock = this.#wall;
+      await this.#clock.start(t);
+    }
+  }
+
+  /** Wait until the clock reaches `t` (or playback stops): frames are never drawn early. */
+  async #until(t: number, gen: number): Promise<void> {
+    for (let ahead = t - this.#clock.now(); ahead > 0 && gen === this.#gen; ahead = t - this.#clock.now()) await sleep(Math.max(1, ahead * 1000));
+  }
+
+  /**
+   * Read, detect, upscale, wait for the frame's time on the clock (when `playing` names the
+   * playback run: a seek shows at once), draw. Closes the sample.
+   */
+  async #show(sample: VideoSample, playing: number | undefined, since = performance.now()): Promise<void> {
     const timestamp = sample.timestamp;
     const duration = sample.duration || 1 / this.frameRate;
     let pixels: FramePixels;
@@ -237,16 +317,18 @@ export class Player {
     const up = await out.upscaler.run(pixels.planar, { cut: d.cut });
     try {
       const ran = performance.now() - t0;
-      if (due !== undefined) await sleep(due - performance.now());
+      if (playing !== undefined) await this.#until(timestamp, playing);
       const t1 = performance.now();
       drawOriginal(out.original, pixels.canvas, up.width, up.height);
       const capture = (out.capture ?? 0) > this.#captured;
       const image = await out.view.draw(up, capture);
       // Waiting for the due time is not latency; the GPU finishing the frame inside draw is.
       const latencyMs = ran + performance.now() - t1;
+      const clock = playing !== undefined ? this.#clock.now() : undefined;
+      const workMs = performance.now() - since;
       if (capture) this.#captured++;
       this.#last = { timestamp, duration };
-      out.onFrame({ timestamp, cut: d.cut, score: d.score, decision: up.decision, latencyMs, pixels, image });
+      out.onFrame({ timestamp, cut: d.cut, score: d.score, decision: up.decision, weight: up.weight, clock, workMs, latencyMs, pixels, image });
     } finally {
       up.dispose();
     }

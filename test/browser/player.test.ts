@@ -9,36 +9,23 @@
  * upscaler is slower than the video, and a screenshot in test-artifacts/ for a human to look at.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { openUpscaler } from '../../src/temporal/open.ts';
 import { ffmpeg, streams, tmp } from '../helpers/media.ts';
-import { ROOT, needShared, shared } from '../helpers/shared.ts';
 import type { Captured } from '../../src/player/web/app.ts';
+import { ARTIFACTS, MODEL, assertParity, skip, startPlayer, state, type PlayerSession } from './harness.ts';
 
-const CHROMIUM = process.env.PARAGON_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (Debian package chromium, or set PARAGON_CHROMIUM); absent here`;
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-// The golden random weights exercise every operation; without ../shared the bundled default model.
-const MODEL = needShared('golden') ? path.join(ROOT, 'models', 'paragon-realtime-2x.safetensors') : shared('golden', 'realtime_x2.weights.safetensors');
 const W = 64;
 const H = 48;
 const FPS = 12;
 const CUT = 6; // first frame of the second shot
 
-let cli: ChildProcess | undefined;
-let exited: Promise<number | null> | undefined;
-let url = '';
+let player: PlayerSession | undefined;
 let port = 0;
 let token = '';
 let clipFile = '';
-let ctx: BrowserContext | undefined;
-let userData = '';
 
 /** A raw request to the server, with exactly these headers (Node's client does not normalise the path). */
 function request(p: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -54,70 +41,7 @@ function request(p: string, headers: Record<string, string> = {}, method = 'GET'
   });
 }
 
-async function openPage(query: string): Promise<Page> {
-  const page = await ctx!.newPage();
-  await page.setViewportSize({ width: 960, height: 640 });
-  page.on('pageerror', (e) => process.stderr.write(`[page] ${e.message}\n`));
-  await page.goto(`${url}?${query}`);
-  await page.waitForFunction(() => (globalThis as any).__paragon?.ready === true, null, { timeout: 90_000 });
-  const errors = await page.evaluate(() => (globalThis as any).__paragon.errors as string[]);
-  assert.deepEqual(errors, [], 'page errors while loading');
-  return page;
-}
-
-const state = (page: Page) => page.evaluate(() => (globalThis as any).__paragon);
-
-/** PSNR of two RGB byte sequences (RGBA `b`, alpha ignored), in dB. */
-function psnrRgb(a: Uint8Array, rgba: Uint8Array): number {
-  let se = 0;
-  const n = a.length / 3;
-  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) se += (a[3 * i + c]! - rgba[4 * i + c]!) ** 2;
-  const mse = se / (3 * n);
-  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
-}
-
-/**
- * Run the Node frame engine (onnxruntime-node, CPU) over the captured inputs, resetting where the
- * page did (weight 0 ⇔ no history), and return the PSNR of each page frame against it; `fresh`
- * runs every frame with no history instead (to show the history reached the picture).
- */
-async function nodeParity(frames: Captured[], historyWeight: number, fresh = false): Promise<number[]> {
-  const up = await openUpscaler(MODEL, { historyWeight, device: 'cpu' });
-  try {
-    const out: number[] = [];
-    for (const f of frames) {
-      const packed = Buffer.from(f.input, 'base64');
-      const n = f.width * f.height;
-      const rgb = new Float32Array(3 * n);
-      for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) rgb[c * n + i] = packed[3 * i + c]! / 255;
-      const r = await up.process({ width: f.width, height: f.height, rgb }, { cut: fresh || f.alpha === 0 });
-      assert.equal(r.width, f.outWidth);
-      assert.equal(r.height, f.outHeight);
-      const m = r.width * r.height;
-      const bytes = new Uint8Array(3 * m);
-      for (let i = 0; i < m; i++) for (let c = 0; c < 3; c++) bytes[3 * i + c] = Math.round(Math.min(1, Math.max(0, r.rgb[c * m + i]!)) * 255);
-      out.push(psnrRgb(bytes, new Uint8Array(Buffer.from(f.output, 'base64'))));
-    }
-    return out;
-  } finally {
-    await up.close();
-  }
-}
-
-/**
- * The page's frames against the Node engine: PSNR ≥ 45 dB everywhere, and every frame that used
- * history is clearly closer to Node with the same history than to Node without any (so a page
- * that dropped or garbled its GPU-resident state could not pass on the 45 dB alone).
- */
-async function assertParity(t: { diagnostic(m: string): void }, label: string, frames: Captured[], weight: number): Promise<void> {
-  const psnr = await nodeParity(frames, weight);
-  const alone = await nodeParity(frames, weight, true);
-  t.diagnostic(`${label} vs onnxruntime-node, PSNR dB: ${psnr.map((p) => p.toFixed(1)).join(' ')} (no history: ${alone.map((p) => p.toFixed(1)).join(' ')})`);
-  for (const [i, p] of psnr.entries()) {
-    assert.ok(p >= 45, `${label} frame ${i}: PSNR ${p.toFixed(2)} dB < 45 against onnxruntime-node`);
-    if (frames[i]!.alpha > 0) assert.ok(p > alone[i]! + 6, `${label} frame ${i}: ${p.toFixed(1)} dB with history, ${alone[i]!.toFixed(1)} dB without`);
-  }
-}
+const openPage = (query: string) => player!.openPage(query);
 
 describe('browser player', { skip }, () => {
   before(async () => {
@@ -132,36 +56,12 @@ describe('browser player', { skip }, () => {
       '-filter_complex', '[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p[v]', '-map', '[v]', '-map', '2:a',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-c:a', 'aac', '-shortest', clipFile,
     ]);
-    cli = spawn(process.execPath, [path.join(ROOT, 'bin', 'paragon.js'), 'player', clipFile, '--model', MODEL], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    cli.stderr!.on('data', (d) => (stderr += d));
-    exited = new Promise((r) => cli!.on('exit', (code) => r(code)));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      cli!.stdout!.on('data', (d) => {
-        out += d;
-        const m = /http:\/\/127\.0\.0\.1:(\d+)\/s\/([A-Za-z0-9_-]+)\/\n/.exec(out);
-        if (m) resolve(m[0].trim());
-      });
-      void exited!.then((c) => reject(new Error(`paragon player exited ${c}: ${stderr}`)));
-    });
-    [, port, token] = /:(\d+)\/s\/([^/]+)\//.exec(url)!.map((x, i) => (i === 1 ? Number(x) : x)) as [string, number, string];
-    userData = mkdtempSync(path.join(os.tmpdir(), 'paragon-chromium-'));
-    ctx = await chromium.launchPersistentContext(userData, {
-      executablePath: CHROMIUM,
-      headless: true,
-      acceptDownloads: true,
-      args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    player = await startPlayer([clipFile]);
+    ({ port, token } = player);
   });
 
   after(async () => {
-    await ctx?.close();
-    if (userData) rmSync(userData, { recursive: true, force: true });
-    if (cli && cli.exitCode === null) {
-      cli.kill('SIGINT');
-      assert.equal(await exited, 130, 'paragon player ends with 130 on Ctrl+C');
-    }
+    await player?.close();
   });
 
   test('the server refuses foreign hosts and origins, requests without the token and path tricks', async () => {

@@ -25,6 +25,13 @@ export interface CpuOptions {
   readonly interOpThreads?: number;
   /** ORT graph optimisation level (default 'all'). */
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Whether idle ORT threads busy-wait for the next piece of work (ORT's own default) instead of
+   * sleeping. Default off: spinning threads burn the cores that ffmpeg and the main thread need
+   * between operators (a video run on 2 busy cores took 2.4× as long with it on; see
+   * docs/benchmarks.md), and the model alone gains nothing measurable from it.
+   */
+  readonly spinning?: boolean;
 }
 
 /** Parse a `--device` value. */
@@ -85,6 +92,7 @@ export function sessionOptions(device: Device, cpu: CpuOptions = {}): InferenceS
     // Failures reach the caller as exceptions (and missing-provider attempts are expected): ORT's
     // own error log would only repeat them on stderr.
     logSeverityLevel: process.env.PARAGON_DEBUG ? 2 : 4,
+    ...(cpu.spinning !== true ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };
   switch (device) {
     case 'cpu':

@@ -24,12 +24,41 @@ export interface ValueInfo {
 /** Main thread → worker. */
 export type Request =
   | { type: 'load'; model: Uint8Array; devices: Device[]; cpu: CpuOptions }
-  | { type: 'run'; feeds: Record<string, WireTensor> }
+  | { type: 'run'; feeds: Record<string, WireTensor>; carry?: Carry }
+  | { type: 'take'; copy: boolean }
   | { type: 'close' };
+
+/**
+ * Feature state kept in the worker between runs (video mode): after a successful run the worker
+ * keeps `output`; a later run that leaves `input` out of its feeds is fed the kept tensor. Saves
+ * sending tens of megabytes both ways per frame and, above all, lets the main thread queue the
+ * next frame before this one has finished. A failed run leaves the kept tensor as it was but
+ * marks the chain broken: later runs that omit `input` fail (`broken`) until one feeds it again,
+ * so no frame is ever fed a stale state.
+ */
+export interface Carry {
+  readonly output: string;
+  readonly input: string;
+  /**
+   * Check every output for NaN/Inf first: a non-finite result is not kept (the chain breaks, the
+   * state before it stays for a rerun) and the reply says `nonFinite`. For fp16 models with an
+   * fp32 fallback.
+   */
+  readonly guard?: boolean;
+}
 
 /** Worker → main thread, matched to a request by `id`. */
 export type Reply =
-  | { id: number; ok: false; message: string; oom: boolean; failures?: { device: string; message: string }[] }
+  | {
+      id: number;
+      ok: false;
+      message: string;
+      oom: boolean;
+      broken?: boolean;
+      failures?: { device: string; message: string }[];
+      /** A run's input buffers, handed back for reuse (they were transferred in). */
+      inputs?: Record<string, WireTensor>;
+    }
   | {
       id: number;
       ok: true;
@@ -38,5 +67,7 @@ export type Reply =
       inputs: ValueInfo[];
       outputs: ValueInfo[];
     }
-  | { id: number; ok: true; outputs: Record<string, WireTensor> }
-  | { id: number; ok: true; closed: true };
+  | { id: number; ok: true; outputs: Record<string, WireTensor>; nonFinite?: boolean; inputs?: Record<string, WireTensor> }
+  | { id: number; ok: true; closed: true }
+  /** Reply to `take`: the kept tensor (undefined when none). */
+  | { id: number; ok: true; kept: WireTensor | undefined };

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { ParagonError, modelError } from '../errors.ts';
 import { deviceCandidates, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
-import type { Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
+import type { Carry, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
 
 /** Options of {@link ModelSession.create}. */
 export interface SessionOptions {
@@ -112,16 +112,52 @@ export class ModelSession implements AsyncDisposable {
    * (callers retry with smaller tiles); anything else a `model` error.
    */
   async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
+    const r = await this.runCarried(feeds, undefined);
+    if (!r.ok) throw r.error;
+    return r.outputs;
+  }
+
+  /**
+   * Run with feature state kept in the worker (see `Carry`): the `carry.output` tensor stays there
+   * and is fed as `carry.input` to the next run that leaves that feed out, so the caller can queue
+   * the next frame at once. Answers `{ ok: false }` for a run that could not be done and can be
+   * redone another way: out of memory (`error` is the `resources` error), or a carried run after a
+   * failed one (`broken`: the chain is broken until a run feeds the input again). `nonFinite` says
+   * a guarded run's outputs held NaN/Inf (they were not kept). The kept output itself is not
+   * returned (see {@link take}). Either way `inputs` hands the feeds' buffers back for reuse.
+   * Other failures throw a `model` error.
+   */
+  async runCarried(
+    feeds: Record<string, WireTensor>,
+    carry: Carry | undefined,
+  ): Promise<
+    | { ok: true; outputs: Record<string, WireTensor>; nonFinite: boolean; inputs: Record<string, WireTensor> | undefined }
+    | { ok: false; broken: boolean; error: ParagonError; inputs: Record<string, WireTensor> | undefined }
+  > {
     const transfer = new Set<ArrayBuffer>();
     for (const t of Object.values(feeds)) transfer.add(t.data.buffer as ArrayBuffer);
-    const reply = await this.#call({ type: 'run', feeds }, [...transfer]);
+    const reply = await this.#call({ type: 'run', feeds, ...(carry ? { carry } : {}) }, [...transfer]);
     if (!reply.ok) {
-      throw reply.oom
+      const error = reply.oom
         ? new ParagonError('resources', `out of memory on ${this.#device}: ${reply.message}`, { file: this.#label })
-        : modelError(this.#label, `inference failed on ${this.#device}: ${reply.message}`);
+        : reply.broken
+          ? new ParagonError('internal', reply.message)
+          : modelError(this.#label, `inference failed on ${this.#device}: ${reply.message}`);
+      if (!reply.oom && !reply.broken) throw error;
+      return { ok: false, broken: reply.broken === true, error, inputs: reply.inputs };
     }
     if (!('outputs' in reply) || 'device' in reply) throw new ParagonError('internal', 'unexpected worker reply to run');
-    return reply.outputs;
+    return { ok: true, outputs: reply.outputs, nonFinite: reply.nonFinite === true, inputs: reply.inputs };
+  }
+
+  /**
+   * The feature state the worker keeps (queued behind every run already asked for): a copy that
+   * stays there too (`copy: true`), or the state itself, which the worker then forgets.
+   */
+  async take(copy: boolean): Promise<WireTensor | undefined> {
+    const reply = await this.#call({ type: 'take', copy });
+    if (!reply.ok || !('kept' in reply)) throw new ParagonError('internal', 'unexpected worker reply to take');
+    return reply.kept;
   }
 
   /** Release the session and end its worker. Safe to call twice. */

@@ -7,7 +7,8 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { sessionOptions, shortOrtMessage, isOutOfMemory } from './devices.ts';
-import type { Request, Reply, WireTensor } from './protocol.ts';
+import { hasNonFinite } from './tensor.ts';
+import type { Carry, Request, Reply, WireTensor } from './protocol.ts';
 
 // Missing CUDA/TensorRT libraries make ORT log an error per attempt; the fallback notice is enough.
 ort.env.logLevel = process.env.PARAGON_DEBUG ? 'warning' : 'fatal';
@@ -41,35 +42,81 @@ async function load(id: number, req: Extract<Request, { type: 'load' }>): Promis
   reply({ id, ok: false, message: failures.map((f) => `${f.device}: ${f.message}`).join('; '), oom: false, failures });
 }
 
-async function run(id: number, feeds: Record<string, WireTensor>): Promise<void> {
-  if (!session) return reply({ id, ok: false, message: 'no model loaded', oom: false });
+/** Feature state kept between runs (see `Carry` in protocol.ts). */
+let kept: ort.Tensor | undefined;
+let broken = false;
+
+async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined): Promise<void> {
+  // The feeds' buffers were transferred here; they go back with the reply, so the main thread can
+  // fill them with the next frame instead of allocating (and page-faulting) fresh megabytes.
+  const back = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
+  const fail = (r: Reply): void => reply({ ...r, inputs: feeds } as Reply, back);
+  if (!session) return fail({ id, ok: false, message: 'no model loaded', oom: false });
   const inputs: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data, t.dims);
+  if (carry && !(carry.input in inputs)) {
+    if (broken || !kept) return fail({ id, ok: false, message: 'no carried feature state (an earlier run failed)', oom: false, broken: true });
+    inputs[carry.input] = kept;
+  }
   try {
     const out = await session.run(inputs);
+    let nonFinite = false;
+    if (carry) {
+      const f = out[carry.output];
+      if (!f) throw new Error(`model returned no ${carry.output}`);
+      nonFinite = carry.guard === true && Object.values(out).some((t) => anyNonFinite(t.data as Float32Array | Uint16Array));
+      if (nonFinite) broken = true;
+      else {
+        kept = f;
+        broken = false;
+      }
+    }
     const outputs: Record<string, WireTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(out)) {
+      if (carry && name === carry.output) continue;
       const data = t.data as Float32Array | Uint16Array;
       outputs[name] = { type: t.type as WireTensor['type'], data, dims: [...t.dims] };
       // ORT hands back exactly-sized buffers; a view into a shared one must be copied, not transferred.
       if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) transfer.push(data.buffer as ArrayBuffer);
       else outputs[name] = { ...outputs[name]!, data: data.slice() };
     }
-    reply({ id, ok: true, outputs }, transfer);
+    reply({ id, ok: true, outputs, ...(nonFinite ? { nonFinite } : {}), inputs: feeds }, [...transfer, ...back]);
   } catch (e) {
-    reply(failure(id, e));
+    if (carry) broken = true;
+    fail(failure(id, e));
   }
 }
 
+/** NaN or ±Inf anywhere: float32 values, or float16 bits with an all-ones exponent. */
+function anyNonFinite(a: Float32Array | Uint16Array): boolean {
+  if (a instanceof Uint16Array) return a.some((h) => (h & 0x7c00) === 0x7c00);
+  return hasNonFinite(a);
+}
+
+/** Hand the kept state to the main thread: a copy (it stays here), or the tensor itself (then forgotten). */
+function take(id: number, copy: boolean): void {
+  const t = kept;
+  if (!copy) kept = undefined;
+  if (!t) return reply({ id, ok: true, kept: undefined });
+  const data = copy ? (t.data as Float32Array | Uint16Array).slice() : (t.data as Float32Array | Uint16Array);
+  const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  const wired = { type: t.type as WireTensor['type'], data: owned ? data : data.slice(), dims: [...t.dims] };
+  reply({ id, ok: true, kept: wired }, [wired.data.buffer as ArrayBuffer]);
+}
+
+// Requests are handled strictly one after another: a run that carries state must see the state
+// of the run queued before it, and ORT's run is asynchronous.
+let queue: Promise<void> = Promise.resolve();
 port.on('message', (msg: Request & { id: number }) => {
   const { id } = msg;
-  const task =
-    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds) : release(id);
-  task.catch((e) => reply(failure(id, e)));
+  const task = (): Promise<void> =>
+    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry) : msg.type === 'take' ? Promise.resolve(take(id, msg.copy)) : release(id);
+  queue = queue.then(task).catch((e) => reply(failure(id, e)));
 });
 
 async function release(id: number): Promise<void> {
+  kept = undefined;
   await session?.release();
   session = undefined;
   reply({ id, ok: true, closed: true });

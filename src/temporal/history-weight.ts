@@ -71,29 +71,40 @@ const ABS_MEAN = Math.sqrt(2 / Math.PI);
 const ABS_SD = Math.sqrt(1 - 2 / Math.PI);
 
 /** Luma (BT.601 weights, 0–255) of a planar RGB frame in 0..1. */
-export function frameLuma(f: WeightFrame): Float32Array {
+export function frameLuma(f: WeightFrame, into?: Float32Array): Float32Array {
   const n = f.width * f.height;
   if (f.rgb.length !== 3 * n) throw new RangeError(`frameLuma: ${f.rgb.length} samples for ${f.width}x${f.height}`);
-  const y = new Float32Array(n);
+  const y = into?.length === n ? into : new Float32Array(n);
   const { rgb } = f;
   for (let i = 0; i < n; i++) y[i] = 255 * (0.299 * rgb[i]! + 0.587 * rgb[n + i]! + 0.114 * rgb[2 * n + i]!);
   return y;
 }
 
+/** Reusable work buffers of one frame size: a clip's frames need no fresh megabytes each. */
+class Scratch {
+  readonly #bufs = new Map<string, Float32Array>();
+  /** A buffer of `n` floats kept under `key` (contents undefined). */
+  get(key: string, n: number): Float32Array {
+    let b = this.#bufs.get(key);
+    if (b?.length !== n) this.#bufs.set(key, (b = new Float32Array(n)));
+    return b;
+  }
+}
+
 /** Mean over a (2r+1)² window, the window clipped at the edges (separable prefix sums). */
-export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
+export function boxMean(src: Float32Array, w: number, h: number, r: number, scratch?: { tmp: Float32Array; out: Float32Array }): Float32Array {
   // Reciprocal window extents per column and per row, so the inner loops only add and multiply.
   const extent = (n: number) => Float64Array.from({ length: n }, (_, i) => 1 / (Math.min(n - 1, i + r) - Math.max(0, i - r) + 1));
   const invX = extent(w);
   const invY = extent(h);
-  const tmp = new Float32Array(w * h);
+  const tmp = scratch?.tmp ?? new Float32Array(w * h);
   const pre = new Float64Array(w + 1);
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let x = 0; x < w; x++) pre[x + 1] = pre[x]! + src[row + x]!;
     for (let x = 0; x < w; x++) tmp[row + x] = (pre[Math.min(w, x + r + 1)]! - pre[Math.max(0, x - r)]!) * invX[x]!;
   }
-  const out = new Float32Array(w * h);
+  const out = scratch?.out ?? new Float32Array(w * h);
   const col = new Float64Array(w);
   for (let y = 0; y < Math.min(r, h); y++) for (let x = 0, o = y * w; x < w; x++) col[x]! += tmp[o + x]!;
   for (let y = 0; y < h; y++) {
@@ -200,17 +211,19 @@ export function historyWeightMap(
   h: number,
   sigma: number,
   opts: HistoryWeightOptions = {},
+  scratch: Scratch = new Scratch(),
 ): Float32Array {
   const o = { ...DEFAULTS, ...opts };
   const n = w * h;
-  const d = new Float32Array(n);
-  const ad = new Float32Array(n);
+  const d = scratch.get('d', n);
+  const ad = scratch.get('ad', n);
   for (let i = 0; i < n; i++) {
     d[i] = y[i]! - ref[i]!;
     ad[i] = Math.abs(d[i]!);
   }
-  const signed = boxMean(d, w, h, o.radius);
-  const abs = boxMean(ad, w, h, o.radius);
+  const tmp = scratch.get('tmp', n);
+  const signed = boxMean(d, w, h, o.radius, { tmp, out: scratch.get('signed', n) });
+  const abs = boxMean(ad, w, h, o.radius, { tmp, out: scratch.get('abs', n) });
   const k = 2 * o.radius + 1;
   const s = Math.max(sigma, o.minNoise);
   const span = Math.max(1e-6, o.zChanged - o.zStatic);
@@ -249,6 +262,9 @@ export class HistoryWeightEstimator {
   #ref: Float32Array | undefined;
   #refVar: Float32Array | undefined;
   #noiseVar: number | undefined;
+  readonly #scratch = new Scratch();
+  /** The luma buffer of the frame before last, reused for the next frame's luma. */
+  #spare: Float32Array | undefined;
 
   constructor(opts: HistoryWeightOptions = {}) {
     this.options = { ...DEFAULTS, ...opts };
@@ -287,12 +303,14 @@ export class HistoryWeightEstimator {
   }
 
   /**
-   * The history-weight map of the next frame (width × height, row-major), or 0 when the frame has
-   * no usable history: the first frame, a cut, a size change.
+   * The history-weight map of the next frame (width × height, row-major, a new array), or 0 when
+   * the frame keeps no history at all: the first frame, a cut, a size change, or clean input (the
+   * noise gate shut, where the map would be all zeros).
    */
   next(frame: WeightFrame, opts: { cut?: boolean } = {}): Float32Array | 0 {
     const { width: w, height: h } = frame;
-    const y = frameLuma(frame);
+    const y = frameLuma(frame, this.#spare);
+    this.#spare = undefined;
     if (w !== this.#w || h !== this.#h) {
       this.#noiseVar = undefined;
       this.reset();
@@ -309,13 +327,20 @@ export class HistoryWeightEstimator {
       this.#refVar = new Float32Array(w * h).fill(1);
       return 0;
     }
+    this.#spare = prev;
     const { block, quantile, noiseGate } = this.options;
     // Both estimates only overstate (motion / texture), so the smaller is the better one.
     const sigma = Math.min(estimateNoise(y, prev, w, h, block, quantile), estimateNoiseSpatial(y, w, h, block, quantile));
     // Smooth over time: one frame's quantile wobbles; a scene's noise does not.
     this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
     const open = Math.min(1, Math.max(0, (this.noise - noiseGate[0]) / Math.max(1e-6, noiseGate[1] - noiseGate[0])));
-    const map = historyWeightMap(y, ref, refVar, w, h, this.noise, { ...this.options, maxWeight: this.options.maxWeight * open });
+    if (open === 0 || this.options.maxWeight === 0) {
+      // Every weight would be 0: the reference becomes this frame, as the loop below would make it.
+      ref.set(y);
+      refVar.fill(1);
+      return 0;
+    }
+    const map = historyWeightMap(y, ref, refVar, w, h, this.noise, { ...this.options, maxWeight: this.options.maxWeight * open }, this.#scratch);
     // Advance the reference the way the features advance: same per-pixel weights.
     for (let i = 0; i < w * h; i++) {
       const a = map[i]!;

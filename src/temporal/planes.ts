@@ -100,15 +100,28 @@ export function planarFromPacked(data: Uint8Array | Uint16Array, width: number, 
   return out;
 }
 
-/** Planar float RGB → packed 8- or 16-bit samples for an encoder, rounded and clamped (NaN → 0). */
-export function packedFromPlanar(rgb: Float32Array, width: number, height: number, bitDepth: 8 | 16): Uint8Array | Uint16Array {
+/**
+ * Planar float RGB (0..1) → packed 8- or 16-bit samples, rounded to nearest (halves up), clamped;
+ * NaN becomes 0. Fills `into` when it has the right type and length (a frame's worth of megabytes
+ * not allocated again for every frame).
+ */
+export function packedFromPlanar(rgb: Float32Array, width: number, height: number, bitDepth: 8 | 16, into?: Uint8Array | Uint16Array): Uint8Array | Uint16Array {
   const n = width * height;
   const max = bitDepth === 16 ? 65535 : 255;
-  const out = bitDepth === 16 ? new Uint16Array(3 * n) : new Uint8Array(3 * n);
-  for (let i = 0, p = 0; i < n; i++, p += 3)
-    for (let c = 0; c < 3; c++) {
-      const v = rgb[c * n + i]!;
-      out[p + c] = v > 0 ? (v < 1 ? Math.round(v * max) : max) : 0;
-    }
+  const fits = into !== undefined && into.length === 3 * n && (bitDepth === 16) === into instanceof Uint16Array;
+  const out = fits ? into : bitDepth === 16 ? new Uint16Array(3 * n) : new Uint8Array(3 * n);
+  const r = rgb.subarray(0, n);
+  const g = rgb.subarray(n, 2 * n);
+  const b = rgb.subarray(2 * n, 3 * n);
+  // v·max is exact in float64 and so is + 0.5, so truncation (the typed-array store) of the
+  // clamped sum is Math.round of v·max; NaN fails `> 0` and stores 0.
+  for (let i = 0, p = 0; i < n; i++, p += 3) {
+    let v = r[i]! * max + 0.5;
+    out[p] = v > 0 ? (v < max ? v : max) : 0;
+    v = g[i]! * max + 0.5;
+    out[p + 1] = v > 0 ? (v < max ? v : max) : 0;
+    v = b[i]! * max + 0.5;
+    out[p + 2] = v > 0 ? (v < max ? v : max) : 0;
+  }
   return out;
 }

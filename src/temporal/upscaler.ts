@@ -1,7 +1,13 @@
 /**
- * The frame engine: pads, tiles and runs one frame at a time through a session, carrying the
- * video-mode feature state from frame to frame. Independent of ffmpeg: the video pipeline feeds
- * decoded frames, the image pipeline single images (history weight 0).
+ * The frame engine: pads, tiles and runs frames through a session, carrying the video-mode
+ * feature state from frame to frame. Independent of ffmpeg: the video pipeline feeds decoded
+ * frames, the image pipeline single images (history weight 0).
+ *
+ * Two ways through. Whole frames of our own graphs are pipelined: each frame goes to the worker
+ * as soon as it is given, the feature state staying in the worker (runtime/protocol.ts `Carry`),
+ * so the model never waits for this thread's padding, checks and copies. Tiles, the Python video
+ * exports and reruns after a failure (out of memory, NaN of an fp16 model) go one at a time,
+ * the state held here (drive.ts).
  *
  * History weight W follows the reference convention (alpha = weight of the history, 0 = the
  * current frame only). On the first frame, after a cut and after a size change the weight is 0
@@ -16,66 +22,11 @@ import type { ModelInfo } from '../runtime/model-info.ts';
 import { blit, crop, reflectPad, roundUp, type Rect } from './planes.ts';
 import { rolesOf, type Roles } from './roles.ts';
 import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
-import { HistoryWeightEstimator, type HistoryWeightSnapshot } from './history-weight.ts';
+import { HistoryWeightEstimator } from './history-weight.ts';
+import { own, runTile, type Drive, type Feeds } from './drive.ts';
+import type { PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
 
-/** A planar RGB frame: R, G, B planes of width × height float32 in 0..1. */
-export interface PlanarFrame {
-  readonly width: number;
-  readonly height: number;
-  readonly rgb: Float32Array;
-}
-
-/** Options of the {@link TemporalUpscaler}. */
-export interface UpscalerOptions {
-  /**
-   * History weight W in [0, 1) (default 0.2); 0 = every frame on its own, no state kept. `'auto'`:
-   * a per-pixel map from how much the low-resolution frame changed (src/temporal/history-weight.ts),
-   * computed for every frame that gets no explicit `alpha`.
-   */
-  readonly historyWeight?: number | 'auto';
-  /** Tile size in input pixels (0 = whole frame, halved automatically on out-of-memory). */
-  readonly tile?: number;
-  /** Overlap margin of tiles (default: per variant, see TILE_OVERLAP). */
-  readonly overlap?: number;
-  /** History weight baked into a Python video export (default: model metadata, else 0.2). */
-  readonly bakedAlpha?: number;
-  /** Opens an fp32 session of the same checkpoint, for reruns of frames an fp16 model overflowed on. */
-  readonly fp32?: () => Promise<ModelSession>;
-  /** One-line notices (tile halving, model limitations). */
-  readonly onNotice?: (line: string) => void;
-}
-
-/** Counters for reports. */
-export interface UpscalerStats {
-  frames: number;
-  /** Frames that started from no history after a cut or a size change (not counting the first). */
-  resets: number;
-  /** Tiles rerun at fp32 because the fp16 output held NaN or Inf. */
-  nanReruns: number;
-  /** Tiles whose output stayed non-finite (no fp32 model to rerun with). */
-  nonFinite: number;
-  /** Current tile size (0 = whole frame). */
-  tile: number;
-  /** Model runs over all frames (tiles × frames, plus reruns and exact resets). */
-  runs: number;
-}
-
-/**
- * Where a clip stands between two frames: the feature state and the size it belongs to, and the
- * counters. A video run saves one with each checkpoint so a later run continues the clip exactly
- * (`--resume`).
- */
-export interface UpscalerSnapshot {
-  /** Feature state (C × padded H × padded W), or undefined when the next frame starts fresh. */
-  readonly state: Float32Array | undefined;
-  /** Size of the last frame processed (undefined before the first). */
-  readonly last: { readonly width: number; readonly height: number } | undefined;
-  readonly stats: UpscalerStats;
-  /** The history-weight estimator's position (`historyWeight: 'auto'` only). */
-  readonly weights?: HistoryWeightSnapshot;
-}
-
-type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
+export type { PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
 
 /** Carries feature state across frames through a (video-mode) model. Dispose to release the sessions. */
 export class TemporalUpscaler implements AsyncDisposable {
@@ -90,9 +41,18 @@ export class TemporalUpscaler implements AsyncDisposable {
   #info: ModelInfo;
   #fp32: Promise<{ session: ModelSession; roles: Roles }> | undefined;
   #channels: number | undefined;
+  /** Feature state held here (slow path, restore); undefined while the worker holds it or none is kept. */
   #state: Float32Array | undefined;
+  /** The worker holds the state (pipelined frames keep it there; see runtime/protocol.ts `Carry`). */
+  #inWorker = false;
   #last: { w: number; h: number } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Frames handed to {@link process} and not yet finished. */
+  #pending = 0;
+  /** Every pending frame was pipelined and none has failed: the next may be pipelined too. */
+  #chainOk = true;
+  /** Frames begun (pipelined or not), for counting resets. */
+  #begun = 0;
 
   constructor(session: ModelSession, info: ModelInfo, opts: UpscalerOptions = {}) {
     this.#session = session;
@@ -130,7 +90,7 @@ export class TemporalUpscaler implements AsyncDisposable {
    */
   async probe(): Promise<void> {
     const n = roundUp(16, this.#info.padMultiple);
-    const r = await this.#runTile(this.#session, this.roles, new Float32Array(3 * n * n), n, n, { x: 0, y: 0, w: n, h: n }, undefined);
+    const r = await runTile(this.#drive(this.#session, this.roles), new Float32Array(3 * n * n), n, n, { x: 0, y: 0, w: n, h: n }, undefined);
     const channels = r.feat ? r.feat.length / (n * n) : this.#info.channels;
     this.#info = { ...this.#info, scale: r.scale, channels };
     this.#channels ??= channels;
@@ -154,12 +114,16 @@ export class TemporalUpscaler implements AsyncDisposable {
   /** Forget the feature state: the next frame starts from no history. */
   reset(): void {
     this.#state = undefined;
+    this.#inWorker = false;
   }
 
   /** The clip's position (a copy): call it between frames, i.e. with no {@link process} call pending. */
-  snapshot(): UpscalerSnapshot {
+  async snapshot(): Promise<UpscalerSnapshot> {
+    await this.#queue;
     const last = this.#last ? { width: this.#last.w, height: this.#last.h } : undefined;
-    return { state: this.#state?.slice(), last, stats: { ...this.stats }, ...(this.#estimator ? { weights: this.#estimator.snapshot() } : {}) };
+    const held = this.#inWorker ? await this.#session.take(true) : undefined;
+    const state = held ? float32Of(held) : this.#state?.slice();
+    return { state, last, stats: { ...this.stats }, ...(this.#estimator ? { weights: this.#estimator.snapshot() } : {}) };
   }
 
   /** Continue from a {@link snapshot} (of the same model and settings), before the next frame. */
@@ -171,6 +135,7 @@ export class TemporalUpscaler implements AsyncDisposable {
         throw new ParagonError('model', `saved feature state (${s.state.length} values) does not fit a ${s.last.width}x${s.last.height} frame of this model`, { file: this.info.file });
     }
     this.#state = this.#weight > 0 ? s.state?.slice() : undefined;
+    this.#inWorker = false;
     this.#last = s.last ? { w: s.last.width, h: s.last.height } : undefined;
     Object.assign(this.stats, s.stats);
     if (this.#estimator && s.weights) this.#estimator.restore(s.weights);
@@ -178,53 +143,192 @@ export class TemporalUpscaler implements AsyncDisposable {
 
   /**
    * Upscale one frame. `cut: true` marks the first frame of a new shot (no history). Calls are
-   * queued, so frames are processed in call order even when not awaited one by one. The
-   * frame's `rgb` is not modified or detached. `alpha` overrides the history weight for this
+   * queued, so frames are processed in call order even when not awaited one by one, and the next
+   * frame is handed to the worker while this one still runs. The frame's `rgb` is not modified or
+   * detached, unless `take: true` hands it over (it may then be detached; see `recycle` in the
+   * options for getting it back). `alpha` overrides the history weight for this
    * frame (video-mode models, when state is kept, i.e. a history weight > 0 was opened): a scalar,
    * or a per-pixel map of width × height (see src/temporal/history-weight.ts), padded and tiled
    * like the frame.
    */
-  process(frame: PlanarFrame, opts: { cut?: boolean; alpha?: Float32Array | number } = {}): Promise<PlanarFrame> {
-    const next = this.#queue.then(() => this.#process(frame, opts.cut === true, opts.alpha));
-    this.#queue = next.catch(() => undefined);
+  process(frame: PlanarFrame, opts: { cut?: boolean; alpha?: Float32Array | number; take?: boolean } = {}): Promise<PlanarFrame> {
+    const cut = opts.cut === true;
+    let next: Promise<PlanarFrame>;
+    try {
+      next = this.#pipelinable() ? this.#pipelined(frame, cut, opts.alpha, opts.take === true) : this.#queued(frame, cut, opts.alpha);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#pending++;
+    this.#queue = next.then(
+      () => this.#settled(),
+      () => this.#settled(),
+    );
     return next;
   }
 
-  async #process(frame: PlanarFrame, cut: boolean, alpha?: Float32Array | number): Promise<PlanarFrame> {
+  #settled(): void {
+    if (--this.#pending === 0) this.#chainOk = true;
+  }
+
+  /**
+   * Whether the next frame can be sent to the worker at once, before the frames ahead of it have
+   * finished: one whole-frame run per frame, in a mode whose state can stay in the worker, and
+   * nothing ahead of it that went (or will go) the one-at-a-time way.
+   */
+  #pipelinable(): boolean {
+    const mode = this.roles.mode;
+    return this.stats.tile === 0 && mode !== 'baked' && (this.#pending === 0 || this.#chainOk);
+  }
+
+  /** The one-at-a-time way: tiles, Python video exports, and recovery after a failed pipelined frame. */
+  #queued(frame: PlanarFrame, cut: boolean, alpha: Float32Array | number | undefined): Promise<PlanarFrame> {
+    this.#chainOk = false;
+    return this.#queue.then(async () => {
+      const f = this.#begin(frame, cut, alpha);
+      if (!f.fresh && this.#inWorker) this.#state = float32Of((await this.#session.take(false))!);
+      this.#inWorker = false;
+      return this.#whole(frame, f, f.fresh ? undefined : this.#state);
+    });
+  }
+
+  /** Checks and decisions every frame starts with; feeds the 'auto' estimator (in frame order). */
+  #begin(frame: PlanarFrame, cut: boolean, alpha: Float32Array | number | undefined) {
     const { width: w, height: h, rgb } = frame;
     if (!(w > 0 && h > 0) || rgb.length !== 3 * w * h)
       throw new ParagonError('internal', `frame of ${w}x${h} has ${rgb.length} samples, expected ${3 * w * h}`);
     if (typeof alpha === 'number' ? !(alpha >= 0 && alpha < 1) : alpha !== undefined && alpha.length !== w * h)
       throw new ParagonError('internal', `alpha for a ${w}x${h} frame must be a weight in [0, 1) or ${w * h} of them`);
     const pm = this.info.padMultiple;
-    const H = roundUp(h, pm);
-    const W = roundUp(w, pm);
     const sized = this.#last === undefined || this.#last.w !== w || this.#last.h !== h;
-    const fresh = this.#weight === 0 || this.#state === undefined || cut || sized;
-    if (this.#weight > 0 && this.stats.frames > 0 && (cut || sized)) this.stats.resets++;
-    const input = reflectPad(rgb, 3, h, w, H, W);
+    const fresh = this.#weight === 0 || (this.#state === undefined && !this.#inWorker) || cut || sized;
+    if (this.#weight > 0 && this.#begun > 0 && (cut || sized)) this.stats.resets++;
+    this.#begun++;
+    this.#last = { w, h };
     // 'auto': every frame, in order, feeds the estimator, so its reference follows the model's history.
     if (this.#estimator && alpha === undefined) alpha = this.#estimator.next(frame, { cut });
+    return { H: roundUp(h, pm), W: roundUp(w, pm), fresh, alpha };
+  }
+
+  /**
+   * Send the frame to the worker now, the state staying there (or none, for a model that keeps
+   * none), so the worker goes from one frame to the next without waiting for this thread. The
+   * result is finished in order. A failed run (out of memory, NaN/Inf of an fp16 model with an fp32
+   * fallback, or a run queued behind such a one) takes the one-at-a-time way from the state before it.
+   */
+  #pipelined(frame: PlanarFrame, cut: boolean, alpha: Float32Array | number | undefined, take: boolean): Promise<PlanarFrame> {
+    const f = this.#begin(frame, cut, alpha);
+    const { H, W } = f;
+    const { width: w, height: h } = frame;
+    const roles = this.roles;
+    const keep = roles.mode === 'video' && this.#weight > 0;
+    const guard = this.#opts.fp32 !== undefined && this.info.precision === 'fp16';
+    // A frame handed over (`take`) goes to the worker as it is and comes back with the reply.
+    const lent = take && H === h && W === w && roles.types[roles.input] !== 'float16';
+    const x = reflectPad(frame.rgb, 3, h, w, H, W);
+    const feeds: Feeds = { [roles.input]: { data: lent ? x : own(x, frame.rgb), dims: [1, 3, H, W] } };
+    // What this frame's history is, should it have to be rerun the slow way.
+    let prev: Float32Array | 'worker' | undefined;
+    if (roles.mode === 'video') {
+      const a = f.alpha;
+      const map = !f.fresh && a instanceof Float32Array ? own(reflectPad(a, 1, h, w, H, W), a) : undefined;
+      feeds[roles.alpha!] = map ? { data: map, dims: [1, 1, H, W] } : { data: Float32Array.of(f.fresh ? 0 : typeof a === 'number' ? a : this.#weight), dims: [1, 1, 1, 1] };
+      if (f.fresh) feeds[roles.prev!] = this.#zeros(H, W);
+      else if (this.#pending === 0 && !this.#inWorker) {
+        prev = this.#state!;
+        feeds[roles.prev!] = { data: prev.slice(), dims: [1, prev.length / (H * W), H, W] };
+      } else prev = 'worker';
+    }
+    const wired: Record<string, WireTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
+    this.stats.runs++;
+    const reply = this.#session.runCarried(wired, keep ? { input: roles.prev!, output: roles.feature!, guard } : undefined);
+    reply.catch(() => undefined);
+    if (keep) {
+      this.#state = undefined;
+      this.#inWorker = true;
+    }
+    return this.#queue.then(async () => {
+      const r = await reply;
+      const back = r.inputs?.[roles.input]?.data;
+      // The lent frame, back from the worker (for a rerun, then for the caller to reuse).
+      const mine = lent && back instanceof Float32Array ? { ...frame, rgb: back } : frame;
+      const o = r.ok ? r.outputs[roles.output] : undefined;
+      const bad = !r.ok || r.nonFinite || (guard && o !== undefined && hasNonFinite(float32Of(o)));
+      let result: PlanarFrame;
+      if (!bad) {
+        const out = this.#checkOutput(o, W, H);
+        this.stats.frames++;
+        if (keep) this.#inWorker = true;
+        if (!guard && hasNonFinite(out.out) && this.stats.nonFinite++ === 0) this.#opts.onNotice?.(`${this.info.file}: output holds NaN/Inf (no fp32 model to rerun with); shown as black`);
+        result = this.#cropOut(out.out, w, h, H, W, out.scale);
+      } else {
+        // Rerun the slow way: with the state the worker kept from the frame before (out of memory,
+        // NaN), or the one the slow way left here (a frame queued behind a failed one).
+        this.#chainOk = false;
+        const broken = !r.ok && r.broken;
+        const history = f.fresh ? undefined : prev === 'worker' ? (broken ? this.#state : await this.#take()) : prev;
+        this.#inWorker = false;
+        result = await this.#whole(mine, f, history);
+      }
+      if (mine !== frame) this.#opts.recycle?.(mine.rgb);
+      return result;
+    });
+  }
+
+  /** The state the worker keeps, moved here (as float32). */
+  async #take(): Promise<Float32Array | undefined> {
+    const t = await this.#session.take(false);
+    return t ? float32Of(t) : undefined;
+  }
+
+  /** Zero history for a fresh frame. */
+  #zeros(H: number, W: number): { data: Float32Array; dims: number[] } {
+    const c = this.#channels;
+    if (c === undefined) throw new ParagonError('model', 'cannot tell the feature channel count of the model', { file: this.info.file });
+    return { data: new Float32Array(c * H * W), dims: [1, c, H, W] };
+  }
+
+  /** The image output of a whole-frame run, checked against the frame. */
+  #checkOutput(o: WireTensor | undefined, W: number, H: number): { out: Float32Array; scale: number } {
+    if (!o) throw new ParagonError('model', `model returned no ${this.roles.output}`, { file: this.info.file });
+    const scale = o.dims[2]! / H;
+    if (!Number.isInteger(scale) || o.dims[1] !== 3 || o.dims[3] !== W * scale)
+      throw new ParagonError('model', `output ${this.roles.output} has shape [${o.dims}] for a ${W}x${H} input`, { file: this.info.file });
+    return { out: float32Of(o), scale };
+  }
+
+  /** The frame's part of a padded output. */
+  #cropOut(out: Float32Array, w: number, h: number, H: number, W: number, scale: number): PlanarFrame {
+    return { width: w * scale, height: h * scale, rgb: crop(out, 3, H * scale, W * scale, { x: 0, y: 0, w: w * scale, h: h * scale }) };
+  }
+
+  /**
+   * One frame the one-at-a-time way: every tile through the session, the state kept here, out of
+   * memory answered by halving the tile and trying again.
+   */
+  async #whole(frame: PlanarFrame, f: { H: number; W: number; alpha: Float32Array | number | undefined }, history: Float32Array | undefined): Promise<PlanarFrame> {
+    const { width: w, height: h, rgb } = frame;
+    const { H, W, alpha } = f;
+    const input = reflectPad(rgb, 3, h, w, H, W);
     for (;;) {
       try {
         const a = alpha instanceof Float32Array ? reflectPad(alpha, 1, h, w, H, W) : alpha;
-        const { out, feat, scale } = await this.#runFrame(input, H, W, fresh ? undefined : this.#state, a);
+        const { out, feat, scale } = await this.#runFrame(input, H, W, history, a);
         this.#state = this.#weight > 0 ? feat : undefined;
-        this.#last = { w, h };
         this.stats.frames++;
-        const outW = W * scale;
-        return { width: w * scale, height: h * scale, rgb: crop(out, 3, H * scale, outW, { x: 0, y: 0, w: w * scale, h: h * scale }) };
+        return this.#cropOut(out, w, h, H, W, scale);
       } catch (e) {
         if (!isParagonError(e, 'resources')) throw e;
-        const next = halveTile(this.stats.tile, H, W, pm);
+        const next = halveTile(this.stats.tile, H, W, this.info.padMultiple);
         if (next === 0) throw new ParagonError('resources', `out of memory even with ${this.stats.tile || Math.max(H, W)}-pixel tiles`, { file: this.info.file, cause: e });
         this.#opts.onNotice?.(`out of memory at ${this.stats.tile ? `tile ${this.stats.tile}` : 'full frame'}; retrying with tile ${next}`);
         this.stats.tile = next;
-        if (this.#state?.length === 0) this.#state = undefined;
+        // A whole-frame run was handed the state itself (transferred): the frame starts afresh.
+        if (history?.length === 0) history = undefined;
       }
     }
   }
-
   /** Run every tile of a padded frame; `prev` is the full-frame state or undefined for no history. */
   async #runFrame(input: Float32Array, H: number, W: number, prev: Float32Array | undefined, alpha?: Float32Array | number) {
     const tiles = planTiles(H, W, this.stats.tile, this.#overlap, this.info.padMultiple);
@@ -232,12 +336,12 @@ export class TemporalUpscaler implements AsyncDisposable {
     let feat: Float32Array | undefined;
     let scale = this.info.scale;
     for (const { core, run } of tiles) {
-      let r = await this.#runTile(this.#session, this.roles, input, H, W, run, prev, alpha);
+      let r = await runTile(this.#drive(this.#session, this.roles), input, H, W, run, prev, alpha);
       if (hasNonFinite(r.out) || (r.feat && hasNonFinite(r.feat))) {
         if (this.#opts.fp32 && this.info.precision === 'fp16') {
           this.#fp32 ??= this.#opts.fp32().then((s) => ({ session: s, roles: rolesOf(this.info.file, s.inputs, s.outputs) }));
           const f = await this.#fp32;
-          r = await this.#runTile(f.session, f.roles, input, H, W, run, prev, alpha);
+          r = await runTile(this.#drive(f.session, f.roles), input, H, W, run, prev, alpha);
           this.stats.nanReruns++;
         } else {
           if (this.stats.nonFinite++ === 0) this.#opts.onNotice?.(`${this.info.file}: output holds NaN/Inf (no fp32 model to rerun with); shown as black`);
@@ -259,67 +363,18 @@ export class TemporalUpscaler implements AsyncDisposable {
     return { out: out!, feat, scale };
   }
 
-  /** Run one region through a session in the model's drive mode. */
-  async #runTile(session: ModelSession, roles: Roles, input: Float32Array, H: number, W: number, run: Rect, prev: Float32Array | undefined, alpha?: Float32Array | number) {
-    const x = own(crop(input, 3, H, W, run), input);
-    const img = { data: x, dims: [1, 3, run.h, run.w] };
-    const c = this.#channels;
-    const zeros = () => {
-      if (c === undefined) throw new ParagonError('model', 'cannot tell the feature channel count of the model', { file: this.info.file });
-      return { data: new Float32Array(c * run.h * run.w), dims: [1, c, run.h, run.w] };
+  /** What {@link runTile} needs to drive `session`. */
+  #drive(session: ModelSession, roles: Roles): Drive {
+    return {
+      session,
+      roles,
+      file: this.info.file,
+      channels: this.#channels,
+      weight: this.#weight,
+      bakedAlpha: this.#bakedAlpha,
+      handOver: !(this.#opts.fp32 && this.info.precision === 'fp16'),
+      counted: () => void this.stats.runs++,
     };
-    // A whole-frame run hands the state itself to the worker (transferred, not copied): this frame's
-    // features replace it. Not when an fp32 rerun may need it again; an out-of-memory retry
-    // finds it gone and starts the frame afresh (see #process).
-    const handOver = run.w === W && run.h === H && !(this.#opts.fp32 && this.info.precision === 'fp16');
-    const history = () => (prev ? { data: handOver ? prev : own(crop(prev, c!, H, W, run), prev), dims: [1, c!, run.h, run.w] } : zeros());
-    let res: Record<string, WireTensor>;
-    switch (roles.mode) {
-      case 'standard':
-      case 'tap':
-        res = await this.#infer(session, roles, { [roles.input]: img });
-        break;
-      case 'video': {
-        // A per-pixel map is sliced like the frame; the graph's alpha broadcasts [1,1,h,w] or [1,1,1,1].
-        const map = prev && alpha instanceof Float32Array ? own(crop(alpha, 1, H, W, run), alpha) : undefined;
-        const a = prev ? (typeof alpha === 'number' ? alpha : this.#weight) : 0;
-        res = await this.#infer(session, roles, {
-          [roles.input]: img,
-          [roles.prev!]: prev ? history() : zeros(),
-          [roles.alpha!]: map ? { data: map, dims: [1, 1, run.h, run.w] } : { data: Float32Array.of(a), dims: [1, 1, 1, 1] },
-        });
-        break;
-      }
-      case 'baked': {
-        if (prev) {
-          res = await this.#infer(session, roles, { [roles.input]: img, [roles.prev!]: history() });
-          break;
-        }
-        // Exact reset through a fixed alpha: with zero history the features are (1-α)·conv_in(x);
-        // feeding back f/(1-α) = conv_in(x) as history gives (1-α)·conv_in + α·conv_in = conv_in.
-        const first = await this.#infer(session, roles, { [roles.input]: { data: x.slice(), dims: img.dims }, [roles.prev!]: zeros() });
-        const f = float32Of(first[roles.feature!]!);
-        const k = 1 / (1 - this.#bakedAlpha);
-        const back = new Float32Array(f.length);
-        for (let i = 0; i < f.length; i++) back[i] = f[i]! * k;
-        res = await this.#infer(session, roles, { [roles.input]: img, [roles.prev!]: { data: back, dims: [1, back.length / (run.h * run.w), run.h, run.w] } });
-        break;
-      }
-    }
-    const o = res[roles.output];
-    if (!o) throw new ParagonError('model', `model returned no ${roles.output}`, { file: this.info.file });
-    const scale = o.dims[2]! / run.h;
-    if (!Number.isInteger(scale) || o.dims[1] !== 3 || o.dims[3] !== run.w * scale)
-      throw new ParagonError('model', `output ${roles.output} has shape [${o.dims}] for a ${run.w}x${run.h} input`, { file: this.info.file });
-    const f = roles.feature ? res[roles.feature] : undefined;
-    return { out: float32Of(o), feat: f ? float32Of(f) : undefined, scale };
-  }
-
-  #infer(session: ModelSession, roles: Roles, feeds: Feeds): Promise<Record<string, WireTensor>> {
-    const wired: Record<string, WireTensor> = {};
-    for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
-    this.stats.runs++;
-    return session.run(wired);
   }
 
   /** Release the sessions (the fp32 one too, when it was opened). */
@@ -334,5 +389,3 @@ export class TemporalUpscaler implements AsyncDisposable {
   }
 }
 
-/** `a` itself when it is a fresh crop (safe to transfer to the worker), else a copy of the borrowed source. */
-const own = (a: Float32Array, src: Float32Array): Float32Array => (a === src ? a.slice() : a);

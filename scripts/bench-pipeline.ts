@@ -4,10 +4,15 @@
  *
  *   npx tsx scripts/bench-pipeline.ts [--size 640x360] [--frames 240] [--model M] [--device cpu]
  *                                      [--threads N] [--codec x264] [--preset medium] [--crf N]
- *                                      [--temporal 0.2] [--clip FILE] [--rounds 2]
+ *                                      [--temporal auto|W] [--clip FILE] [--rounds 3]
  *
- * Model-only: the clip's frames decoded into memory first, then run one after the other through
- * the same TemporalUpscaler (state carried, scene cuts from the same detector). Pipeline: the real
+ * Model only, two ways, the clip's frames decoded and converted into memory first:
+ * - "model": the ONNX session alone in its worker, frames fed back to back, the feature state
+ *   carried from run to run inside the worker, no padding, no copies, no checks — the fastest the
+ *   model runs with these settings, and the number the pipeline is held to;
+ * - "engine": the same frames through the TemporalUpscaler one after the other (awaiting each),
+ *   state carried, scene cuts from the same detector.
+ * Pipeline: the real
  * `paragon upscale` path (probe, decode, infer, encode in segments, join with the audio), timed
  * two ways: end to end (everything, model loading included) and steady (first to last frame
  * out). Rounds alternate model-only and pipeline so a busy machine hurts both alike.
@@ -19,6 +24,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runUpscale } from '../src/pipeline/job.ts';
+import { resolveModel } from '../src/runtime/model.ts';
+import { ModelSession } from '../src/runtime/session.ts';
+import { wire } from '../src/runtime/tensor.ts';
+import { rolesOf } from '../src/temporal/roles.ts';
 import type { VideoReport } from '../src/pipeline/video.ts';
 import { parseDevice } from '../src/runtime/devices.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
@@ -38,15 +47,15 @@ const { values: a } = parseArgs({
     codec: { type: 'string', default: 'x264' },
     preset: { type: 'string' },
     crf: { type: 'string' },
-    temporal: { type: 'string', default: '0.2' },
+    temporal: { type: 'string', default: 'auto' },
     clip: { type: 'string' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const size = a.size ?? '640x360';
 const [W, H] = size.split('x').map(Number) as [number, number];
 const count = Number(a.frames);
-const weight = Number(a.temporal);
+const weight: number | 'auto' = a.temporal === 'auto' ? 'auto' : Number(a.temporal);
 const cpu = a.threads !== undefined ? { intraOpThreads: Number(a.threads) } : {};
 const device = parseDevice(a.device);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'paragon-bench-'));
@@ -63,11 +72,48 @@ if (!clip) {
   ]);
 }
 
-/** The frame engine alone: frames already decoded and converted, run back to back. */
-async function modelOnly(): Promise<number> {
-  const frames: { width: number; height: number; rgb: Float32Array; cut: boolean }[] = [];
+type Decoded = { width: number; height: number; rgb: Float32Array; cut: boolean };
+const frames: Decoded[] = [];
+{
   const detector = new SceneCutDetector();
-  for await (const f of decodeFrames(clip!, { maxFrames: count })) frames.push({ width: f.width, height: f.height, rgb: framePlanes(f), cut: detector.push(f).cut });
+  for await (const f of decodeFrames(clip, { maxFrames: count })) frames.push({ width: f.width, height: f.height, rgb: framePlanes(f), cut: detector.push(f).cut });
+}
+
+/** The session alone: frames back to back, the state kept in the worker. */
+async function modelAlone(): Promise<number> {
+  const resolved = await resolveModel(a.model, { mode: weight === 0 ? 'standard' : 'video' });
+  await using s = await ModelSession.create(resolved.bytes, { device, cpu });
+  const roles = rolesOf(resolved.info.file, s.inputs, s.outputs);
+  const video = roles.mode === 'video';
+  const feeds = (f: Decoded, first: boolean) => {
+    const dims = [1, 3, f.height, f.width];
+    const fd: Record<string, ReturnType<typeof wire>> = { [roles.input]: wire(f.rgb.slice(), dims, roles.types[roles.input]) };
+    if (video) {
+      // 'auto' feeds a per-pixel map (its values do not change the work); W a scalar.
+      fd[roles.alpha!] =
+        weight === 'auto' && !first
+          ? wire(new Float32Array(f.width * f.height).fill(0.5), [1, 1, f.height, f.width], roles.types[roles.alpha!])
+          : wire(Float32Array.of(first || weight === 'auto' ? 0 : weight), [1, 1, 1, 1], roles.types[roles.alpha!]);
+      if (first) fd[roles.prev!] = wire(new Float32Array(resolved.info.channels! * f.width * f.height), [1, resolved.info.channels!, f.height, f.width], roles.types[roles.prev!]);
+    }
+    return fd;
+  };
+  const carry = video ? { input: roles.prev!, output: roles.feature! } : undefined;
+  await s.runCarried(feeds(frames[0]!, true), carry); // warm-up (first-run allocations), not timed
+  const all = frames.map((f, i) => feeds(f, i === 0));
+  const t = performance.now();
+  // Two in flight, as the pipeline keeps them: the worker never waits for this thread.
+  const inFlight: Promise<unknown>[] = [];
+  for (const fd of all) {
+    inFlight.push(s.runCarried(fd, carry));
+    if (inFlight.length >= 2) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  return frames.length / ((performance.now() - t) / 1000);
+}
+
+/** The frame engine alone: frames already decoded and converted, one after the other. */
+async function engineAlone(): Promise<number> {
   await using up = await openUpscaler(a.model, { mode: 'video', historyWeight: weight, device, cpu });
   await up.process(frames[0]!); // warm-up (first-run allocations), not timed
   const t = performance.now();
@@ -102,17 +148,19 @@ async function pipeline(round: number): Promise<{ endToEnd: number; steady: numb
 }
 
 const f = (v: number): string => v.toFixed(2).padStart(7);
-console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.availableParallelism()} cores; clip ${clip} (${size}), ${count} frames`);
+console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.availableParallelism()} cores; clip ${clip} (${size}), ${frames.length} frames`);
 console.log(`model ${a.model ?? 'bundled default'}, device ${a.device}, threads ${a.threads ?? 'all'}, W ${weight}, codec ${a.codec} ${a.preset ?? '(default preset)'}`);
-console.log('round  model-only fps  pipeline fps (end to end)  (steady)  steady/model  stages decode/infer/encode s');
+console.log('round  model fps  engine fps  pipeline fps (end to end)  (steady)  steady/model  stages decode/infer/encode s');
 const ratios: number[] = [];
 for (let r = 0; r < Number(a.rounds); r++) {
-  const m = await modelOnly();
+  const m = await modelAlone();
+  const e = await engineAlone();
   const p = await pipeline(r);
   const ratio = p.steady / m;
   ratios.push(ratio);
-  const s = p.report.stages;
-  console.log(`${String(r + 1).padStart(5)}  ${f(m)}         ${f(p.endToEnd)}                   ${f(p.steady)}   ${(100 * ratio).toFixed(1).padStart(6)} %     ${s.decode.toFixed(1)}/${s.infer.toFixed(1)}/${s.encode.toFixed(1)}`);
+  const st = p.report.stages;
+  console.log(`${String(r + 1).padStart(5)}  ${f(m)}    ${f(e)}     ${f(p.endToEnd)}                   ${f(p.steady)}   ${(100 * ratio).toFixed(1).padStart(6)} %     ${st.decode.toFixed(1)}/${st.infer.toFixed(1)}/${st.encode.toFixed(1)}`);
 }
-const best = Math.max(...ratios);
-console.log(`pipeline keeps ${(100 * best).toFixed(1)} % of the model-only throughput (best round; target ≥ 90 %)`);
+const sorted = [...ratios].sort((x, y) => x - y);
+const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+console.log(`pipeline keeps ${(100 * median).toFixed(1)} % of the model-alone throughput (median of ${ratios.length} rounds; best ${(100 * sorted.at(-1)!).toFixed(1)} %; target ≥ 90 %)`);

@@ -88,3 +88,27 @@ export class StageClock {
 
 /** Let queued microtasks run (e.g. the next frame's hand-off to the inference worker) before heavy synchronous work. */
 export const yieldToQueued = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Spare planar frame buffers: the frame engine hands each decoded frame's planes back once the
+ * model has read them, and the next frame is converted into them. A frame at 1080p is 25 MB of
+ * floats; allocating that anew for every frame costs page faults and garbage collections that a
+ * 2-core machine pays out of the model's time.
+ */
+export class PlanePool {
+  readonly #free: Float32Array[] = [];
+
+  /** A buffer of `n` floats (contents undefined): a spare one when it fits, else a new one. */
+  take(n: number): Float32Array {
+    for (;;) {
+      const b = this.#free.pop();
+      if (b === undefined) return new Float32Array(n);
+      if (b.length === n) return b;
+    }
+  }
+
+  /** Keep `b` for a later {@link take} (a few are enough: frames in flight are bounded). */
+  give(b: Float32Array): void {
+    if (this.#free.length < 8 && b.byteLength > 0) this.#free.push(b);
+  }
+}

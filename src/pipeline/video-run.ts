@@ -18,7 +18,7 @@ import type { UpscaleJobOptions } from './job.ts';
 import { startTimeUs } from './mux.ts';
 import type { Progress } from './progress.ts';
 import type { Checkpoint } from './resume.ts';
-import { ahead, StageClock, yieldToQueued } from './stages.ts';
+import { ahead, StageClock, yieldToQueued, type PlanePool } from './stages.ts';
 
 /** One prepared frame on its way through the stages. */
 interface Item {
@@ -44,6 +44,8 @@ export interface RunContext {
   readonly range: { readonly from: number; readonly to: number | undefined };
   readonly ext: string;
   readonly notice: (line: string) => void;
+  /** Where frame planes come from and go back to (the upscaler recycles them into it). */
+  readonly pool: PlanePool;
 }
 
 /** The stage loop of one run (fresh or resumed) and its bookkeeping. */
@@ -103,6 +105,7 @@ export class VideoRun {
     this.#frames = decodeFrames(info.file, { tools: this.#c.tools, info, signal: this.#opts.signal, ...(range.to !== undefined ? { maxFrames: range.to } : {}) });
     const fmt = await this.#frames.frameFormat();
     let k = cp.segments.length;
+    let packed: Uint8Array | Uint16Array | undefined;
     for await (const item of ahead(this.#inferred(ahead(this.#prepared(), 3)), 2)) {
       this.#failIfClosingFailed();
       await yieldToQueued();
@@ -125,7 +128,9 @@ export class VideoRun {
       });
       this.#firstPts ??= item.pts;
       this.#lastPts = item.pts;
-      await this.#encoder.write({ pts: item.pts - this.#shift, data: packedFromPlanar(out.rgb, out.width, out.height, fmt.bitDepth) });
+      // One packed buffer for the whole run: write resolves once ffmpeg has taken the bytes.
+      packed = packedFromPlanar(out.rgb, out.width, out.height, fmt.bitDepth, packed);
+      await this.#encoder.write({ pts: item.pts - this.#shift, data: packed });
       if (item.last) this.#close(this.#encoder, k++, item);
       this.encode.add(performance.now() - t);
       progress.tick();
@@ -197,7 +202,7 @@ export class VideoRun {
         continue;
       }
       if (d.cut) this.#cuts.push(f.index);
-      const item: Item = { index: f.index, pts: f.pts, width: f.width, height: f.height, rgb: framePlanes(f), cut: d.cut, last: false };
+      const item: Item = { index: f.index, pts: f.pts, width: f.width, height: f.height, rgb: framePlanes(f, this.#c.pool.take(3 * f.width * f.height)), cut: d.cut, last: false };
       item.last = (f.index + 1 - range.from) % cp.segmentFrames === 0 || (range.to !== undefined && f.index === range.to - 1);
       this.decode.add(performance.now() - t);
       if (held) yield held;
@@ -221,7 +226,7 @@ export class VideoRun {
     let lastDone = performance.now();
     for await (const item of src) {
       const called = performance.now();
-      const out = up.process({ width: item.width, height: item.height, rgb: item.rgb }, { cut: item.cut }).then((o) => {
+      const out = up.process({ width: item.width, height: item.height, rgb: item.rgb }, { cut: item.cut, take: true }).then((o) => {
         const now = performance.now();
         this.infer.add(now - Math.max(called, lastDone));
         lastDone = now;
@@ -231,7 +236,7 @@ export class VideoRun {
       pending.push({ item, out });
       if (item.last) {
         await out;
-        item.snap = up.snapshot();
+        item.snap = await up.snapshot();
       }
       while (pending.length >= (item.last ? 1 : 2)) {
         const p = pending.shift()!;

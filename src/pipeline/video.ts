@@ -21,6 +21,7 @@ import type { UpscaleJobOptions } from './job.ts';
 import { muxSegments } from './mux.ts';
 import { Progress, type ProgressSink } from './progress.ts';
 import { Checkpoint, type RunIdentity } from './resume.ts';
+import { PlanePool } from './stages.ts';
 import { VideoRun } from './video-run.ts';
 
 /** Extensions treated as video (case-insensitive). */
@@ -101,6 +102,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
   if (info.video.nbFrames !== undefined && range.from >= info.video.nbFrames)
     throw usageError(`--frames ${range.from}:${range.to ?? ''}: ${input} has only ${info.video.nbFrames} frames`);
 
+  const pool = new PlanePool();
   await using up = await openUpscaler(opts.model, {
     mode: 'video',
     historyWeight: opts.historyWeight ?? 'auto',
@@ -109,6 +111,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     cpu: opts.cpu ?? {},
     tile: opts.tile ?? 0,
     onNotice: notice,
+    recycle: (b) => pool.give(b),
   });
   if (signal?.aborted) throw new ParagonError('interrupted', 'stopped before the first frame', { file: output });
   const st = await stat(input);
@@ -129,7 +132,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     },
   };
   const cp = await Checkpoint.open(output, identity, { resume: opts.resume === true, segmentFrames, notice });
-  const run = new VideoRun(opts, { tools, info, up, cp, codec, range, ext, notice });
+  const run = new VideoRun(opts, { tools, info, up, cp, codec, range, ext, notice, pool });
   const sink: ProgressSink = opts.progress
     ? { mode: 'json', json: opts.progress }
     : opts.bar

@@ -107,6 +107,8 @@ export default defineCommand({
         ...(frames !== undefined ? { frames } : {}),
         ...(checkpoint !== undefined ? { checkpoint } : {}),
         resume: args.resume === true,
+        // The CLI owns its process: the model's threads come first (runtime/priority.ts).
+        favourModel: true,
         log: (line) => process.stderr.write(`paragon: ${line}\n`),
         ...(json ? { progress: (e: Record<string, unknown>) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : {}),
         ...(bar ? { bar: (text: string) => process.stderr.write(text) } : {}),

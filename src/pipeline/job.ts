@@ -51,6 +51,11 @@ export interface UpscaleJobOptions {
   readonly resume?: boolean;
   /** Video: frames per resumable segment (`--checkpoint N`, default 240). */
   readonly checkpoint?: number;
+  /**
+   * Video: lower the priority of every thread of this process but the model's, and of the ffmpeg
+   * processes started afterwards (runtime/priority.ts). One-way: for a process of its own (the CLI).
+   */
+  readonly favourModel?: boolean;
 }
 
 /** Outcome of one item. */

@@ -22,6 +22,7 @@ import { muxSegments } from './mux.ts';
 import { Progress, type ProgressSink } from './progress.ts';
 import { Checkpoint, type RunIdentity } from './resume.ts';
 import { PlanePool } from './stages.ts';
+import { favourThreads } from '../runtime/priority.ts';
 import { VideoRun } from './video-run.ts';
 
 /** Extensions treated as video (case-insensitive). */
@@ -113,6 +114,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     onNotice: notice,
     recycle: (b) => pool.give(b),
   });
+  if (opts.favourModel === true) favourThreads(up.threads);
   if (signal?.aborted) throw new ParagonError('interrupted', 'stopped before the first frame', { file: output });
   const st = await stat(input);
   const identity: RunIdentity = {

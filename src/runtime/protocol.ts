@@ -66,6 +66,8 @@ export type Reply =
       failures: { device: string; message: string }[];
       inputs: ValueInfo[];
       outputs: ValueInfo[];
+      /** Thread ids of the worker and the threads its session started (Linux; else empty). */
+      threads: number[];
     }
   | { id: number; ok: true; outputs: Record<string, WireTensor>; nonFinite?: boolean; inputs?: Record<string, WireTensor> }
   | { id: number; ok: true; closed: true }

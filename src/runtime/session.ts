@@ -44,6 +44,7 @@ export class ModelSession implements AsyncDisposable {
   #device: Device = 'cpu';
   #inputs: ValueInfo[] = [];
   #outputs: ValueInfo[] = [];
+  #threads: number[] = [];
 
   private constructor(worker: Worker, label: string) {
     this.#worker = worker;
@@ -86,6 +87,7 @@ export class ModelSession implements AsyncDisposable {
     s.#device = reply.device;
     s.#inputs = reply.inputs;
     s.#outputs = reply.outputs;
+    s.#threads = reply.threads;
     if (request !== 'auto' && reply.device !== request) {
       const why = reply.failures.find((f) => f.device === request)?.message ?? 'not available';
       options.onNotice?.(`device ${request} unavailable (${why}); using ${reply.device}`);
@@ -100,6 +102,10 @@ export class ModelSession implements AsyncDisposable {
   /** Model inputs as the session reports them. */
   get inputs(): readonly ValueInfo[] {
     return this.#inputs;
+  }
+  /** Ids of the threads that run this model (Linux; empty elsewhere): see priority.ts. */
+  get threads(): readonly number[] {
+    return this.#threads;
   }
   /** Model outputs as the session reports them. */
   get outputs(): readonly ValueInfo[] {

@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { sessionOptions, shortOrtMessage, isOutOfMemory } from './devices.ts';
 import { hasNonFinite } from './tensor.ts';
+import { currentThreadId, threadIds } from './priority.ts';
 import type { Carry, Request, Reply, WireTensor } from './protocol.ts';
 
 // Missing CUDA/TensorRT libraries make ORT log an error per attempt; the fallback notice is enough.
@@ -30,10 +31,14 @@ async function load(id: number, req: Extract<Request, { type: 'load' }>): Promis
   const failures: { device: string; message: string }[] = [];
   for (const device of req.devices) {
     try {
+      const before = new Set(threadIds());
       session = await ort.InferenceSession.create(req.model, sessionOptions(device, req.cpu));
+      // This thread and the ones the session started (ORT's pool): the model's threads.
+      const self = currentThreadId();
+      const threads = self === undefined ? [] : [self, ...threadIds().filter((t) => !before.has(t))];
       const meta = (m: readonly ort.InferenceSession.ValueMetadata[]) =>
         m.map((v) => ({ name: v.name, type: v.isTensor ? v.type : 'unknown', shape: v.isTensor ? [...v.shape] : [] }));
-      reply({ id, ok: true, device, failures, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) });
+      reply({ id, ok: true, device, failures, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), threads });
       return;
     } catch (e) {
       failures.push({ device, message: shortOrtMessage(e) });

@@ -106,6 +106,11 @@ export class TemporalUpscaler implements AsyncDisposable {
     return this.#estimator !== undefined;
   }
 
+  /** Ids of the threads that run the model (see runtime/priority.ts). */
+  get threads(): readonly number[] {
+    return this.#session.threads;
+  }
+
   /** The device the main session runs on. */
   get device(): string {
     return this.#session.device;

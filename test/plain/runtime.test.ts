@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { ParagonError } from '../../src/errors.ts';
 import { convertCheckpoint } from '../../src/graph/index.ts';
 import { deviceCandidates, parseDevice } from '../../src/runtime/devices.ts';
@@ -138,4 +139,26 @@ test('a closed session refuses work; load failures are model errors naming the f
     ModelSession.create(new Uint8Array([8, 1, 2, 3]), { device: 'cpu', label: 'broken.onnx' }),
     (e: unknown) => e instanceof ParagonError && e.code === 3 && e.message.startsWith('broken.onnx: cannot load the model'),
   );
+});
+
+test('favourThreads: every thread but the model\'s is lowered, and a process started afterwards inherits it (Linux)', { skip: noDefault || (process.platform === 'linux' ? false : 'thread priorities are per thread on Linux only') }, async () => {
+  // Lowering a priority is one-way: done in a process of its own.
+  const script = `
+    import os from 'node:os';
+    import { execFileSync } from 'node:child_process';
+    import { resolveModel } from './src/runtime/model.ts';
+    import { ModelSession } from './src/runtime/session.ts';
+    import { favourThreads, threadIds } from './src/runtime/priority.ts';
+    const s = await ModelSession.create((await resolveModel(undefined, { mode: 'standard' })).bytes, { device: 'cpu', cpu: { intraOpThreads: 2 } });
+    const lowered = favourThreads(s.threads);
+    const prio = Object.fromEntries(threadIds().map((t) => [t, os.getPriority(t)]));
+    const child = Number(execFileSync('sh', ['-c', 'cut -d" " -f19 /proc/self/stat']).toString().trim());
+    console.log(JSON.stringify({ model: s.threads, lowered, prio, child }));
+    await s.close();`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..') }).toString();
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { model: number[]; lowered: number; prio: Record<string, number>; child: number };
+  assert.ok(r.model.length >= 2, `the worker and ORT's pool thread: ${r.model}`);
+  assert.ok(r.lowered >= 1);
+  for (const [tid, p] of Object.entries(r.prio)) assert.equal(p, r.model.includes(Number(tid)) ? 0 : 10, `thread ${tid}`);
+  assert.equal(r.child, 10, 'a process started afterwards inherits the lower priority');
 });

@@ -53,7 +53,7 @@ export interface TuneOptions {
 
 /** The runtime's current CPU defaults (src/runtime/devices.ts): the starting point. */
 export function runtimeDefaults(): TuneConfig {
-  return { threads: os.availableParallelism?.() ?? os.cpus().length, spinning: true, level: 'all', executionMode: 'sequential', precision: 'fp32', shapes: 'dynamic' };
+  return { threads: os.availableParallelism?.() ?? os.cpus().length, spinning: false, level: 'all', executionMode: 'sequential', precision: 'fp32', shapes: 'dynamic' };
 }
 
 /** ORT session options for a configuration. */

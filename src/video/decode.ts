@@ -211,6 +211,9 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
           if (filled < frameBytes) continue;
           // A frame without a timestamp (rare, broken streams) continues the average rate.
           const t = (await pts.get(index)) ?? (index === 0 ? video.startTime : last + step);
+          // Bytes already read when the signal came must not become more frames.
+          const stop = this.#opts.signal?.aborted ? this.#opts.signal.reason : undefined;
+          if (stop !== undefined) throw stop instanceof ParagonError ? stop : new ParagonError('interrupted', 'ffmpeg interrupted', { file: this.file });
           const data = bitDepth === 16 ? new Uint16Array(buf.buffer, 0, frameBytes / 2) : buf;
           yield { index, pts: t, width, height, data, bitDepth };
           last = t;

@@ -53,6 +53,8 @@ export class TemporalUpscaler implements AsyncDisposable {
   #chainOk = true;
   /** Frames begun (pipelined or not), for counting resets. */
   #begun = 0;
+  /** {@link reset} was called: the next frame begins without history. */
+  #forget = false;
 
   constructor(session: ModelSession, info: ModelInfo, opts: UpscalerOptions = {}) {
     this.#session = session;
@@ -118,8 +120,8 @@ export class TemporalUpscaler implements AsyncDisposable {
 
   /** Forget the feature state: the next frame starts from no history. */
   reset(): void {
-    this.#state = undefined;
-    this.#inWorker = false;
+    // A flag the next frame reads, so frames still in flight cannot bring the old state back.
+    this.#forget = true;
   }
 
   /** The clip's position (a copy): call it between frames, i.e. with no {@link process} call pending. */
@@ -141,6 +143,7 @@ export class TemporalUpscaler implements AsyncDisposable {
     }
     this.#state = this.#weight > 0 ? s.state?.slice() : undefined;
     this.#inWorker = false;
+    this.#forget = false;
     this.#last = s.last ? { w: s.last.width, h: s.last.height } : undefined;
     Object.assign(this.stats, s.stats);
     if (this.#estimator && s.weights) this.#estimator.restore(s.weights);
@@ -191,7 +194,7 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#chainOk = false;
     return this.#queue.then(async () => {
       const f = this.#begin(frame, cut, alpha);
-      if (!f.fresh && this.#inWorker) this.#state = float32Of((await this.#session.take(false))!);
+      if (!f.fresh && this.#inWorker) this.#state = await this.#take();
       this.#inWorker = false;
       return this.#whole(frame, f, f.fresh ? undefined : this.#state);
     });
@@ -206,7 +209,8 @@ export class TemporalUpscaler implements AsyncDisposable {
       throw new ParagonError('internal', `alpha for a ${w}x${h} frame must be a weight in [0, 1) or ${w * h} of them`);
     const pm = this.info.padMultiple;
     const sized = this.#last === undefined || this.#last.w !== w || this.#last.h !== h;
-    const fresh = this.#weight === 0 || (this.#state === undefined && !this.#inWorker) || cut || sized;
+    const fresh = this.#weight === 0 || (this.#state === undefined && !this.#inWorker) || cut || sized || this.#forget;
+    this.#forget = false;
     if (this.#weight > 0 && this.#begun > 0 && (cut || sized)) this.stats.resets++;
     this.#begun++;
     this.#last = { w, h };

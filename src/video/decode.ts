@@ -237,6 +237,12 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
     const expected = video.nbFrames;
     if (errors > 0 && expected !== undefined && this.#opts.maxFrames === undefined && index < expected)
       throw mediaError(this.file, `damaged or truncated: decoded ${index} of ${expected} frames (${stderrCause(proc.tail(), this.file)})`);
+    // Containers that keep no frame count (Matroska, WebM) still state a duration in their
+    // header: frames that stop well before it, with errors on the way, are the same damage.
+    const end = last + step;
+    const duration = info.duration;
+    if (errors > 0 && expected === undefined && duration !== undefined && this.#opts.maxFrames === undefined && end < video.startTime + duration - 2 * step)
+      throw mediaError(this.file, `damaged or truncated: decoded ${index} frames, up to ${end.toFixed(3)} s of ${duration.toFixed(3)} s (${stderrCause(proc.tail(), this.file)})`);
   }
 }
 

@@ -68,6 +68,19 @@ test('a truncated file whose index survived: frames until the damage, then exit 
   assert.deepEqual(readdirSync(dir), []);
 });
 
+test('a truncated Matroska file (no frame count, only a duration): exit 4 naming how far it got, and no output', async () => {
+  const whole = tmp('e-whole.mkv');
+  await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=160x90:r=25:d=2', '-c:v', 'libx264', '-preset', 'ultrafast', whole]);
+  const bytes = new Uint8Array(readFileSync(whole));
+  const cut = tmp('e-truncated.mkv');
+  writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+  const dir = outDir('truncated-mkv-out');
+  await assert.rejects(pipe(cut, path.join(dir, 'out.mkv')), isCode(4, /e-truncated\.mkv: damaged or truncated: decoded \d+ frames, up to [\d.]+ s of 2\.000 s \(.*ended prematurely/));
+  assert.deepEqual(readdirSync(dir), []);
+  // The whole file decodes without complaint.
+  assert.equal(await drain(whole), 50);
+});
+
 test('ffmpeg failing mid-setup: exit 5 with its own reason, nothing left behind', async () => {
   const dir = outDir('bad-preset');
   await assert.rejects(pipe(await clip('no-audio.mkv'), path.join(dir, 'out.mp4'), { preset: 'no-such-preset' }), isCode(5, /ffmpeg failed: .*preset/i));

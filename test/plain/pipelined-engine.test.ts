@@ -63,6 +63,26 @@ for (const weight of [0.2, 'auto'] as const) {
   });
 }
 
+test('reset() with frames still in flight: the next frame starts from no history all the same', { skip }, async () => {
+  await using up = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.5, device: 'cpu' });
+  await using ref = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.5, device: 'cpu' });
+  const [a, b, c] = [frame(0, 0, 1), frame(2, 0, 2), frame(4, 0, 3)];
+  const pending = [up.process(a), up.process(b)];
+  up.reset();
+  // The frames in flight finish first: they must not bring their state back.
+  await Promise.all(pending);
+  const got = await up.process(c);
+  await ref.process(b);
+  const fresh = await ref.process(c, { cut: true });
+  const carried = await (async () => {
+    await using o = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.5, device: 'cpu' });
+    await o.process(b);
+    return o.process(c);
+  })();
+  assert.deepEqual(got.rgb, fresh.rgb);
+  assert.notDeepEqual(got.rgb, carried.rgb, 'history would have changed the frame');
+});
+
 test('the worker keeps the state between carried runs; a failed run breaks the chain and take() gives back the state before it', { skip }, async () => {
   const m = await resolveModel(undefined, { mode: 'video' });
   await using s = await ModelSession.create(m.bytes, { device: 'cpu' });

@@ -6,7 +6,7 @@
  */
 
 /** ONNX TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, BFLOAT16: 16 } as const;
 
 /** Element size in bytes of a data type (0 when unknown / variable). */
 export function dataTypeSize(t: number): number {
@@ -15,7 +15,7 @@ export function dataTypeSize(t: number): number {
 
 /** Short name of a data type, as `info` prints it. */
 export function dataTypeName(t: number): string {
-  return ({ 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' } as Record<number, string>)[t] ?? `dtype${t}`;
+  return ({ 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' } as Record<number, string>)[t] ?? `dtype${t}`;
 }
 
 export interface TensorProto {

@@ -5,9 +5,8 @@
  */
 import path from 'node:path';
 import { ParagonError } from '../errors.ts';
-import { packedFromPlanar } from '../temporal/planes.ts';
 import { SceneCutDetector } from '../temporal/scene-cut.ts';
-import type { PlanarFrame, TemporalUpscaler, UpscalerSnapshot } from '../temporal/upscaler.ts';
+import type { PackedFrame, TemporalUpscaler, UpscalerSnapshot } from '../temporal/upscaler.ts';
 import type { VideoCodec } from '../video/containers.ts';
 import { decodeFrames, type FrameStream } from '../video/decode.ts';
 import { createEncoder, type VideoEncoder } from '../video/encode.ts';
@@ -30,7 +29,7 @@ interface Item {
   readonly cut: boolean;
   /** Last frame of its segment: the encoder closes and a checkpoint is committed after it. */
   last: boolean;
-  out?: PlanarFrame;
+  out?: PackedFrame;
   snap?: UpscalerSnapshot;
 }
 
@@ -61,6 +60,8 @@ export class VideoRun {
   #firstPts: number | undefined;
   #lastPts: number | undefined;
   #frames: FrameStream | undefined;
+  /** Sample depth of the decoded frames, and so of the packed frames the encoder gets. */
+  #bitDepth: 8 | 16 = 8;
   #encoder: VideoEncoder | undefined;
   /** Segments closing in the background, committed in order; the first failure is kept. */
   #closing: Promise<void> = Promise.resolve();
@@ -104,8 +105,8 @@ export class VideoRun {
     }
     this.#frames = decodeFrames(info.file, { tools: this.#c.tools, info, signal: this.#opts.signal, ...(range.to !== undefined ? { maxFrames: range.to } : {}) });
     const fmt = await this.#frames.frameFormat();
+    this.#bitDepth = fmt.bitDepth;
     let k = cp.segments.length;
-    let packed: Uint8Array | Uint16Array | undefined;
     for await (const item of ahead(this.#inferred(ahead(this.#prepared(), 3)), 2)) {
       this.#failIfClosingFailed();
       await yieldToQueued();
@@ -128,9 +129,7 @@ export class VideoRun {
       });
       this.#firstPts ??= item.pts;
       this.#lastPts = item.pts;
-      // One packed buffer for the whole run: write resolves once ffmpeg has taken the bytes.
-      packed = packedFromPlanar(out.rgb, out.width, out.height, fmt.bitDepth, packed);
-      await this.#encoder.write({ pts: item.pts - this.#shift, data: packed });
+      await this.#encoder.write({ pts: item.pts - this.#shift, data: out.data });
       if (item.last) this.#close(this.#encoder, k++, item);
       this.encode.add(performance.now() - t);
       progress.tick();
@@ -222,11 +221,12 @@ export class VideoRun {
    */
   async *#inferred(src: AsyncIterable<Item>): AsyncGenerator<Item> {
     const { up } = this.#c;
-    const pending: { item: Item; out: Promise<PlanarFrame> }[] = [];
+    const pending: { item: Item; out: Promise<PackedFrame> }[] = [];
     let lastDone = performance.now();
     for await (const item of src) {
       const called = performance.now();
-      const out = up.process({ width: item.width, height: item.height, rgb: item.rgb }, { cut: item.cut, take: true }).then((o) => {
+      // Packed by the graph itself where it can (no float frame on this thread).
+      const out = up.processPacked({ width: item.width, height: item.height, rgb: item.rgb }, this.#bitDepth, { cut: item.cut, take: true }).then((o) => {
         const now = performance.now();
         this.infer.add(now - Math.max(called, lastDone));
         lastDone = now;

@@ -113,6 +113,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     tile: opts.tile ?? 0,
     onNotice: notice,
     recycle: (b) => pool.give(b),
+    packedOutput: true,
   });
   if (opts.favourModel === true) favourThreads(up.threads);
   if (signal?.aborted) throw new ParagonError('interrupted', 'stopped before the first frame', { file: output });

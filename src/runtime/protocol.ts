@@ -14,6 +14,13 @@ export interface WireTensor {
   readonly dims: readonly number[];
 }
 
+/** An output the runtime hands back as it is: a float tensor, or packed frame samples. */
+export interface OutTensor {
+  readonly type: WireType | 'uint8' | 'uint16';
+  readonly data: Float32Array | Uint16Array | Uint8Array;
+  readonly dims: readonly number[];
+}
+
 /** Name, element type and (possibly symbolic) shape of a model input or output. */
 export interface ValueInfo {
   readonly name: string;
@@ -24,7 +31,7 @@ export interface ValueInfo {
 /** Main thread → worker. */
 export type Request =
   | { type: 'load'; model: Uint8Array; devices: Device[]; cpu: CpuOptions }
-  | { type: 'run'; feeds: Record<string, WireTensor>; carry?: Carry }
+  | { type: 'run'; feeds: Record<string, WireTensor>; carry?: Carry; fetch?: string[] }
   | { type: 'take'; copy: boolean }
   | { type: 'close' };
 
@@ -69,7 +76,7 @@ export type Reply =
       /** Thread ids of the worker and the threads its session started (Linux; else empty). */
       threads: number[];
     }
-  | { id: number; ok: true; outputs: Record<string, WireTensor>; nonFinite?: boolean; inputs?: Record<string, WireTensor> }
+  | { id: number; ok: true; outputs: Record<string, OutTensor>; nonFinite?: boolean; inputs?: Record<string, WireTensor> }
   | { id: number; ok: true; closed: true }
   /** Reply to `take`: the kept tensor (undefined when none). */
   | { id: number; ok: true; kept: WireTensor | undefined };

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { ParagonError, modelError } from '../errors.ts';
 import { deviceCandidates, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
-import type { Carry, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
+import type { Carry, OutTensor, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
 
 /** Options of {@link ModelSession.create}. */
 export interface SessionOptions {
@@ -118,9 +118,11 @@ export class ModelSession implements AsyncDisposable {
    * (callers retry with smaller tiles); anything else a `model` error.
    */
   async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
-    const r = await this.runCarried(feeds, undefined);
+    // The model's own outputs (float): not the packing head's (graph/pack-head.ts), if it has one.
+    const own = this.#outputs.map((o) => o.name).filter((n) => !n.startsWith('paragon_'));
+    const r = await this.runCarried(feeds, undefined, own.length < this.#outputs.length ? own : undefined);
     if (!r.ok) throw r.error;
-    return r.outputs;
+    return r.outputs as Record<string, WireTensor>;
   }
 
   /**
@@ -130,19 +132,21 @@ export class ModelSession implements AsyncDisposable {
    * redone another way: out of memory (`error` is the `resources` error), or a carried run after a
    * failed one (`broken`: the chain is broken until a run feeds the input again). `nonFinite` says
    * a guarded run's outputs held NaN/Inf (they were not kept). The kept output itself is not
-   * returned (see {@link take}). Either way `inputs` hands the feeds' buffers back for reuse.
+   * returned (see {@link take}); `fetch` names the outputs wanted (default: all). Either way
+   * `inputs` hands the feeds' buffers back for reuse.
    * Other failures throw a `model` error.
    */
   async runCarried(
     feeds: Record<string, WireTensor>,
     carry: Carry | undefined,
+    fetch?: string[],
   ): Promise<
-    | { ok: true; outputs: Record<string, WireTensor>; nonFinite: boolean; inputs: Record<string, WireTensor> | undefined }
+    | { ok: true; outputs: Record<string, OutTensor>; nonFinite: boolean; inputs: Record<string, WireTensor> | undefined }
     | { ok: false; broken: boolean; error: ParagonError; inputs: Record<string, WireTensor> | undefined }
   > {
     const transfer = new Set<ArrayBuffer>();
     for (const t of Object.values(feeds)) transfer.add(t.data.buffer as ArrayBuffer);
-    const reply = await this.#call({ type: 'run', feeds, ...(carry ? { carry } : {}) }, [...transfer]);
+    const reply = await this.#call({ type: 'run', feeds, ...(carry ? { carry } : {}), ...(fetch ? { fetch } : {}) }, [...transfer]);
     if (!reply.ok) {
       const error = reply.oom
         ? new ParagonError('resources', `out of memory on ${this.#device}: ${reply.message}`, { file: this.#label })

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { sessionOptions, shortOrtMessage, isOutOfMemory } from './devices.ts';
 import { hasNonFinite } from './tensor.ts';
 import { currentThreadId, threadIds } from './priority.ts';
-import type { Carry, Request, Reply, WireTensor } from './protocol.ts';
+import type { Carry, OutTensor, Request, Reply, WireTensor } from './protocol.ts';
 
 // Missing CUDA/TensorRT libraries make ORT log an error per attempt; the fallback notice is enough.
 ort.env.logLevel = process.env.PARAGON_DEBUG ? 'warning' : 'fatal';
@@ -51,7 +51,7 @@ async function load(id: number, req: Extract<Request, { type: 'load' }>): Promis
 let kept: ort.Tensor | undefined;
 let broken = false;
 
-async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined): Promise<void> {
+async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined, fetch: string[] | undefined): Promise<void> {
   // The feeds' buffers were transferred here; they go back with the reply, so the main thread can
   // fill them with the next frame instead of allocating (and page-faulting) fresh megabytes.
   const back = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
@@ -64,24 +64,24 @@ async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry |
     inputs[carry.input] = kept;
   }
   try {
-    const out = await session.run(inputs);
+    const out = fetch ? await session.run(inputs, fetch) : await session.run(inputs);
     let nonFinite = false;
     if (carry) {
       const f = out[carry.output];
       if (!f) throw new Error(`model returned no ${carry.output}`);
-      nonFinite = carry.guard === true && Object.values(out).some((t) => anyNonFinite(t.data as Float32Array | Uint16Array));
+      nonFinite = carry.guard === true && Object.values(out).some((t) => (t.type === 'float32' || t.type === 'float16') && anyNonFinite(t.data as Float32Array | Uint16Array));
       if (nonFinite) broken = true;
       else {
         kept = f;
         broken = false;
       }
     }
-    const outputs: Record<string, WireTensor> = {};
+    const outputs: Record<string, OutTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(out)) {
       if (carry && name === carry.output) continue;
-      const data = t.data as Float32Array | Uint16Array;
-      outputs[name] = { type: t.type as WireTensor['type'], data, dims: [...t.dims] };
+      const data = t.data as OutTensor['data'];
+      outputs[name] = { type: t.type as OutTensor['type'], data, dims: [...t.dims] };
       // ORT hands back exactly-sized buffers; a view into a shared one must be copied, not transferred.
       if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) transfer.push(data.buffer as ArrayBuffer);
       else outputs[name] = { ...outputs[name]!, data: data.slice() };
@@ -116,7 +116,7 @@ let queue: Promise<void> = Promise.resolve();
 port.on('message', (msg: Request & { id: number }) => {
   const { id } = msg;
   const task = (): Promise<void> =>
-    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry) : msg.type === 'take' ? Promise.resolve(take(id, msg.copy)) : release(id);
+    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry, msg.fetch) : msg.type === 'take' ? Promise.resolve(take(id, msg.copy)) : release(id);
   queue = queue.then(task).catch((e) => reply(failure(id, e)));
 });
 

@@ -3,6 +3,7 @@
  * load it in a worker on the best device, and arrange the lazy fp32 twin for NaN reruns.
  */
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
+import { withPackedOutput } from '../graph/pack-head.ts';
 import { resolveModel } from '../runtime/model.ts';
 import { ModelSession } from '../runtime/session.ts';
 import { TemporalUpscaler, type UpscalerOptions } from './upscaler.ts';
@@ -16,6 +17,11 @@ export interface OpenOptions extends Omit<UpscalerOptions, 'fp32'> {
   readonly cpu?: CpuOptions;
   /** Folder of bundled models (tests). */
   readonly modelsDir?: string;
+  /**
+   * Add the packing head (graph/pack-head.ts), so `processPacked` gets its frames packed by the
+   * graph (video pipelines). Models that cannot take it run without; nothing else changes.
+   */
+  readonly packedOutput?: boolean;
 }
 
 /** Resolve `model` (see resolveModel) and open an upscaler on it. Dispose it when done. */
@@ -28,7 +34,8 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
   });
   const sessionOpts = { device: opts.device ?? 'auto', cpu: opts.cpu ?? {}, label: resolved.info.file, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) };
-  const session = await ModelSession.create(resolved.bytes, sessionOpts);
+  const bytes = (opts.packedOutput === true ? withPackedOutput(resolved.bytes) : undefined) ?? resolved.bytes;
+  const session = await ModelSession.create(bytes, sessionOpts);
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.
   const twin = fp32 ? () => ModelSession.create(fp32(), { ...sessionOpts, onNotice: () => undefined }) : undefined;

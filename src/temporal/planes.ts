@@ -101,9 +101,11 @@ export function planarFromPacked(data: Uint8Array | Uint16Array, width: number, 
 }
 
 /**
- * Planar float RGB (0..1) → packed 8- or 16-bit samples, rounded to nearest (halves up), clamped;
- * NaN becomes 0. Fills `into` when it has the right type and length (a frame's worth of megabytes
- * not allocated again for every frame).
+ * Planar float RGB (0..1) → packed 8- or 16-bit samples: v·max + 0.5 in float32 arithmetic,
+ * clamped to [0, max] and truncated — rounding half up, NaN to 0. Float32, not JavaScript's
+ * doubles, so the graph's own packing head (src/graph/pack-head.ts) gives the same bytes. Fills
+ * `into` when it has the right type and length (a frame's worth of megabytes not allocated again
+ * for every frame).
  */
 export function packedFromPlanar(rgb: Float32Array, width: number, height: number, bitDepth: 8 | 16, into?: Uint8Array | Uint16Array): Uint8Array | Uint16Array {
   const n = width * height;
@@ -113,15 +115,23 @@ export function packedFromPlanar(rgb: Float32Array, width: number, height: numbe
   const r = rgb.subarray(0, n);
   const g = rgb.subarray(n, 2 * n);
   const b = rgb.subarray(2 * n, 3 * n);
-  // v·max is exact in float64 and so is + 0.5, so truncation (the typed-array store) of the
-  // clamped sum is Math.round of v·max; NaN fails `> 0` and stores 0.
+  // The typed-array store truncates; NaN fails `> 0` and stores 0.
+  const f = Math.fround;
   for (let i = 0, p = 0; i < n; i++, p += 3) {
-    let v = r[i]! * max + 0.5;
+    let v = f(f(r[i]! * max) + 0.5);
     out[p] = v > 0 ? (v < max ? v : max) : 0;
-    v = g[i]! * max + 0.5;
+    v = f(f(g[i]! * max) + 0.5);
     out[p + 1] = v > 0 ? (v < max ? v : max) : 0;
-    v = b[i]! * max + 0.5;
+    v = f(f(b[i]! * max) + 0.5);
     out[p + 2] = v > 0 ? (v < max ? v : max) : 0;
   }
+  return out;
+}
+
+/** The top-left `h × w` of packed RGB rows `H × W` (the rows themselves when nothing is cut). */
+export function cropRows<T extends Uint8Array | Uint16Array>(data: T, H: number, W: number, h: number, w: number): T {
+  if (w === W) return (h === H ? data : data.subarray(0, 3 * h * w)) as T;
+  const out = new (data.constructor as new (n: number) => T)(3 * h * w);
+  for (let y = 0; y < h; y++) out.set(data.subarray(3 * y * W, 3 * (y * W + w)), 3 * y * w);
   return out;
 }

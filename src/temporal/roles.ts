@@ -33,7 +33,9 @@ function wireType(file: string, v: ValueInfo): WireType {
 }
 
 /** Assign roles to a session's inputs and outputs. */
-export function rolesOf(file: string, inputs: readonly ValueInfo[], outputs: readonly ValueInfo[]): Roles {
+export function rolesOf(file: string, inputs: readonly ValueInfo[], allOutputs: readonly ValueInfo[]): Roles {
+  // The packing head's outputs (graph/pack-head.ts) are extras, not the model's own.
+  const outputs = allOutputs.filter((v) => !v.name.startsWith('paragon_'));
   const prev = inputs.find((v) => PREV.test(v.name))?.name;
   const alpha = inputs.find((v) => v.name !== prev && ALPHA.test(v.name))?.name;
   const input = inputs.find((v) => v.name === 'input')?.name ?? inputs.find((v) => v.name !== prev && v.name !== alpha)?.name;

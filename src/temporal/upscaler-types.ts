@@ -68,3 +68,20 @@ export interface UpscalerSnapshot {
   readonly weights?: HistoryWeightSnapshot;
 }
 
+
+/** Packed RGB rows of a frame: 8-bit (rgb24) or 16-bit (rgb48) samples. */
+export interface PackedFrame {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array | Uint16Array;
+}
+
+/** Per-frame options of `process`/`processPacked`. */
+export interface FrameOptions {
+  /** The first frame of a new shot: no history. */
+  readonly cut?: boolean;
+  /** History weight for this frame: a scalar, or a per-pixel map of width × height. */
+  readonly alpha?: Float32Array | number;
+  /** Hand the frame's planes over: they may be detached, and come back through `recycle`. */
+  readonly take?: boolean;
+}

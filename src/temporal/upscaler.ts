@@ -19,14 +19,15 @@ import type { ModelSession } from '../runtime/session.ts';
 import type { WireTensor } from '../runtime/protocol.ts';
 import { float32Of, hasNonFinite, wire } from '../runtime/tensor.ts';
 import type { ModelInfo } from '../runtime/model-info.ts';
-import { blit, crop, reflectPad, roundUp, type Rect } from './planes.ts';
+import { blit, crop, cropRows, packedFromPlanar, reflectPad, roundUp, type Rect } from './planes.ts';
 import { rolesOf, type Roles } from './roles.ts';
 import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
 import { HistoryWeightEstimator } from './history-weight.ts';
 import { own, runTile, type Drive, type Feeds } from './drive.ts';
-import type { PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
+import type { FrameOptions, PackedFrame, PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
+import { FINITE, PACKED_16, PACKED_8 } from '../graph/pack-head.ts';
 
-export type { PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
+export type { FrameOptions, PackedFrame, PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
 
 /** Carries feature state across frames through a (video-mode) model. Dispose to release the sessions. */
 export class TemporalUpscaler implements AsyncDisposable {
@@ -38,6 +39,8 @@ export class TemporalUpscaler implements AsyncDisposable {
   readonly #estimator: HistoryWeightEstimator | undefined;
   readonly #bakedAlpha: number;
   readonly #overlap: number;
+  /** The session has the packing head (graph/pack-head.ts). */
+  readonly #packHead: boolean;
   #info: ModelInfo;
   #fp32: Promise<{ session: ModelSession; roles: Roles }> | undefined;
   #channels: number | undefined;
@@ -76,6 +79,7 @@ export class TemporalUpscaler implements AsyncDisposable {
       opts.onNotice?.(`${info.file}: history weight is fixed at ${this.#bakedAlpha} inside this model; ${auto ? 'auto' : w} ignored`);
     this.#weight = mode === 'video' ? w : mode === 'baked' && w > 0 ? this.#bakedAlpha : 0;
     this.#overlap = opts.overlap ?? (info.variant ? TILE_OVERLAP[info.variant] : 32);
+    this.#packHead = session.outputs.some((o) => o.name === PACKED_8);
     const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
     this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
     this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0), runs: 0 };
@@ -159,11 +163,28 @@ export class TemporalUpscaler implements AsyncDisposable {
    * or a per-pixel map of width × height (see src/temporal/history-weight.ts), padded and tiled
    * like the frame.
    */
-  process(frame: PlanarFrame, opts: { cut?: boolean; alpha?: Float32Array | number; take?: boolean } = {}): Promise<PlanarFrame> {
-    const cut = opts.cut === true;
-    let next: Promise<PlanarFrame>;
+  process(frame: PlanarFrame, opts: FrameOptions = {}): Promise<PlanarFrame> {
+    return this.#enqueue(() => (this.#pipelinable() ? this.#pipelined(frame, opts, undefined) : this.#queued(frame, opts.cut === true, opts.alpha)));
+  }
+
+  /**
+   * {@link process}, with the result as packed 8- or 16-bit RGB rows (what an encoder takes).
+   * When the session carries the packing head (`packedOutput` in open.ts; graph/pack-head.ts)
+   * the graph packs the frame itself and no float image reaches this thread; otherwise, or for
+   * frames that go one at a time, it is packed here, to the same bytes.
+   */
+  processPacked(frame: PlanarFrame, bitDepth: 8 | 16, opts: FrameOptions = {}): Promise<PackedFrame> {
+    return this.#enqueue(() =>
+      this.#pipelinable()
+        ? this.#pipelined(frame, opts, bitDepth)
+        : this.#queued(frame, opts.cut === true, opts.alpha).then((o) => ({ width: o.width, height: o.height, data: packedFromPlanar(o.rgb, o.width, o.height, bitDepth) })),
+    );
+  }
+
+  #enqueue<T>(start: () => Promise<T>): Promise<T> {
+    let next: Promise<T>;
     try {
-      next = this.#pipelinable() ? this.#pipelined(frame, cut, opts.alpha, opts.take === true) : this.#queued(frame, cut, opts.alpha);
+      next = start();
     } catch (e) {
       return Promise.reject(e);
     }
@@ -225,15 +246,17 @@ export class TemporalUpscaler implements AsyncDisposable {
    * result is finished in order. A failed run (out of memory, NaN/Inf of an fp16 model with an fp32
    * fallback, or a run queued behind such a one) takes the one-at-a-time way from the state before it.
    */
-  #pipelined(frame: PlanarFrame, cut: boolean, alpha: Float32Array | number | undefined, take: boolean): Promise<PlanarFrame> {
-    const f = this.#begin(frame, cut, alpha);
+  #pipelined(frame: PlanarFrame, opts: FrameOptions, pack: undefined): Promise<PlanarFrame>;
+  #pipelined(frame: PlanarFrame, opts: FrameOptions, pack: 8 | 16): Promise<PackedFrame>;
+  #pipelined(frame: PlanarFrame, opts: FrameOptions, pack: 8 | 16 | undefined): Promise<PlanarFrame | PackedFrame> {
+    const f = this.#begin(frame, opts.cut === true, opts.alpha);
     const { H, W } = f;
     const { width: w, height: h } = frame;
     const roles = this.roles;
     const keep = roles.mode === 'video' && this.#weight > 0;
     const guard = this.#opts.fp32 !== undefined && this.info.precision === 'fp16';
     // A frame handed over (`take`) goes to the worker as it is and comes back with the reply.
-    const lent = take && H === h && W === w && roles.types[roles.input] !== 'float16';
+    const lent = opts.take === true && H === h && W === w && roles.types[roles.input] !== 'float16';
     const x = reflectPad(frame.rgb, 3, h, w, H, W);
     const feeds: Feeds = { [roles.input]: { data: lent ? x : own(x, frame.rgb), dims: [1, 3, H, W] } };
     // What this frame's history is, should it have to be rerun the slow way.
@@ -251,7 +274,10 @@ export class TemporalUpscaler implements AsyncDisposable {
     const wired: Record<string, WireTensor> = {};
     for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
     this.stats.runs++;
-    const reply = this.#session.runCarried(wired, keep ? { input: roles.prev!, output: roles.feature!, guard } : undefined);
+    // Packed by the graph: fetch that and the finiteness flag (and the state to keep), no float image.
+    const head = pack !== undefined && this.#packHead ? (pack === 16 ? PACKED_16 : PACKED_8) : undefined;
+    const fetch = head ? [head, FINITE, ...(keep ? [roles.feature!] : [])] : undefined;
+    const reply = this.#session.runCarried(wired, keep ? { input: roles.prev!, output: roles.feature!, guard } : undefined, fetch);
     reply.catch(() => undefined);
     if (keep) {
       this.#state = undefined;
@@ -262,15 +288,26 @@ export class TemporalUpscaler implements AsyncDisposable {
       const back = r.inputs?.[roles.input]?.data;
       // The lent frame, back from the worker (for a rerun, then for the caller to reuse).
       const mine = lent && back instanceof Float32Array ? { ...frame, rgb: back } : frame;
-      const o = r.ok ? r.outputs[roles.output] : undefined;
-      const bad = !r.ok || r.nonFinite || (guard && o !== undefined && hasNonFinite(float32Of(o)));
-      let result: PlanarFrame;
+      const o = r.ok ? r.outputs[head ?? roles.output] : undefined;
+      const finite = (): boolean => {
+        if (head) return !Number.isNaN(r.ok ? (r.outputs[FINITE]?.data[0] ?? NaN) : NaN);
+        return !hasNonFinite(float32Of(o as WireTensor));
+      };
+      const bad = !r.ok || r.nonFinite || o === undefined || (guard && !finite());
+      let result: PlanarFrame | PackedFrame;
       if (!bad) {
-        const out = this.#checkOutput(o, W, H);
         this.stats.frames++;
         if (keep) this.#inWorker = true;
-        if (!guard && hasNonFinite(out.out) && this.stats.nonFinite++ === 0) this.#opts.onNotice?.(`${this.info.file}: output holds NaN/Inf (no fp32 model to rerun with); shown as black`);
-        result = this.#cropOut(out.out, w, h, H, W, out.scale);
+        if (!guard && !finite() && this.stats.nonFinite++ === 0) this.#opts.onNotice?.(`${this.info.file}: output holds NaN/Inf (no fp32 model to rerun with); shown as black`);
+        if (head) {
+          const scale = o.dims[1]! / H;
+          if (!Number.isInteger(scale) || o.dims[2] !== W * scale || o.dims[3] !== 3)
+            throw new ParagonError('model', `packed output has shape [${o.dims}] for a ${W}x${H} input`, { file: this.info.file });
+          result = { width: w * scale, height: h * scale, data: cropRows(o.data as Uint8Array | Uint16Array, H * scale, W * scale, h * scale, w * scale) };
+        } else {
+          const out = this.#checkOutput(o as WireTensor, W, H);
+          result = this.#cropOut(out.out, w, h, H, W, out.scale);
+        }
       } else {
         // Rerun the slow way: with the state the worker kept from the frame before (out of memory,
         // NaN), or the one the slow way left here (a frame queued behind a failed one).
@@ -278,7 +315,8 @@ export class TemporalUpscaler implements AsyncDisposable {
         const broken = !r.ok && r.broken;
         const history = f.fresh ? undefined : prev === 'worker' ? (broken ? this.#state : await this.#take()) : prev;
         this.#inWorker = false;
-        result = await this.#whole(mine, f, history);
+        const p = await this.#whole(mine, f, history);
+        result = pack === undefined ? p : { width: p.width, height: p.height, data: packedFromPlanar(p.rgb, p.width, p.height, pack) };
       }
       if (mine !== frame) this.#opts.recycle?.(mine.rgb);
       return result;

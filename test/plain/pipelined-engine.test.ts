@@ -12,6 +12,7 @@ import { ParagonError } from '../../src/errors.ts';
 import { DEFAULT_MODEL, MODELS_DIR, resolveModel } from '../../src/runtime/model.ts';
 import { ModelSession } from '../../src/runtime/session.ts';
 import { float32Of } from '../../src/runtime/tensor.ts';
+import type { WireTensor } from '../../src/runtime/protocol.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
 import type { PlanarFrame } from '../../src/temporal/upscaler.ts';
 import { needShared, shared } from '../helpers/shared.ts';
@@ -100,7 +101,7 @@ test('the worker keeps the state between carried runs; a failed run breaks the c
   const viaCarry = await s.runCarried({ input: x(f2), alpha: a(0.5) }, carry);
   const explicit = await s.run({ input: x(f2), prev_feat: { ...kept1!, data: kept1!.data.slice() }, alpha: a(0.5) });
   assert.ok(viaCarry.ok);
-  assert.deepEqual(float32Of(viaCarry.outputs.output!), float32Of(explicit.output!));
+  assert.deepEqual(float32Of(viaCarry.outputs.output! as WireTensor), float32Of(explicit.output!));
   const kept2 = await s.take(true);
   // A run that fails (wrong input size for the kept state) throws, and breaks the chain...
   const tiny = { width: 8, height: 8, rgb: new Float32Array(3 * 64) };

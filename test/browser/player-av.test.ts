@@ -43,7 +43,10 @@ function assertInSync(sync: { lag: number; work: number }[], label: string, t: {
   t.diagnostic(`${label}: lag/work ms ${sync.map((s) => `${(s.lag * 1000).toFixed(0)}/${(s.work * 1000).toFixed(0)}`).join(' ')}`);
   assert.ok(sync.length > 0, `${label}: frames drawn against the clock`);
   for (const [i, s] of sync.entries()) {
-    assert.ok(s.lag >= -0.02, `${label} frame ${i}: drawn ${(-s.lag * 1000).toFixed(0)} ms before its time on the clock`);
+    // The audio clock moves in steps of the audio callback (tens of ms in headless Chromium's fake
+    // output, more under load), so "on time" is judged to 40 ms: picture ahead of sound by less
+    // than 45 ms is below what viewers detect (ITU-R BT.1359).
+    assert.ok(s.lag >= -0.04, `${label} frame ${i}: drawn ${(-s.lag * 1000).toFixed(0)} ms before its time on the clock`);
     // Not dropping, a frame may start late by what the previous one overran (time then waits
     // for it: the overrun drains a slot per frame instead of growing).
     const carried = onTime || i === 0 ? 0 : Math.max(0, sync[i - 1]!.lag - SLOT);

@@ -3,6 +3,7 @@
  * follows the file extension; audio and subtitle streams are copied when the container takes
  * their codec and converted (or, for bitmap subtitles, dropped) otherwise, with a notice.
  */
+import { svtav1Hdr, x265Hdr, type HdrMetadata } from './hdr.ts';
 import path from 'node:path';
 import { usageError, ParagonError } from '../errors.ts';
 import type { FfmpegCaps } from './ffmpeg.ts';
@@ -143,9 +144,22 @@ export interface CodecPlan {
  */
 export function codecPlan(
   codec: VideoCodec,
-  o: { width: number; height: number; tenBit: boolean; highDepthFrames: boolean; crf?: number | undefined; preset?: string | undefined; caps: FfmpegCaps; container: Container },
+  o: {
+    width: number;
+    height: number;
+    tenBit: boolean;
+    highDepthFrames: boolean;
+    crf?: number | undefined;
+    preset?: string | undefined;
+    caps: FfmpegCaps;
+    container: Container;
+    /** The source's HDR static metadata: written by x265 and SVT-AV1, a notice elsewhere. */
+    hdr?: HdrMetadata | undefined;
+  },
   notice: (line: string) => void,
 ): CodecPlan {
+  const hdr = o.hdr;
+  if (hdr && codec !== 'x265' && codec !== 'av1') notice(`the source's HDR mastering/light-level metadata is not written by --codec ${codec} (x265 and av1 carry it)`);
   const odd = o.width % 2 !== 0 || o.height % 2 !== 0;
   const has = (e: string): boolean => o.caps.encoders.has(e);
   const need = (e: string): string => {
@@ -165,13 +179,14 @@ export function codecPlan(
         encoder: need('libx265'),
         pixFmt: (odd ? 'yuv444p' : 'yuv420p') + depth,
         rgb: false,
-        args: [...crf(20), '-preset', o.preset ?? 'medium', '-x265-params', 'log-level=error', ...(apple ? ['-tag:v', 'hvc1'] : [])],
+        args: [...crf(20), '-preset', o.preset ?? 'medium', '-x265-params', ['log-level=error', ...(hdr ? x265Hdr(hdr) : [])].join(':'), ...(apple ? ['-tag:v', 'hvc1'] : [])],
       };
     case 'av1': {
       const pixFmt = 'yuv420p' + depth;
       // SVT-AV1 is fast but wants even sizes of at least 64; libaom takes anything.
       if (has('libsvtav1') && !odd && o.width >= 64 && o.height >= 64)
-        return { encoder: 'libsvtav1', pixFmt, rgb: false, args: [...crf(26), '-preset', o.preset ?? '8'] };
+        return { encoder: 'libsvtav1', pixFmt, rgb: false, args: [...crf(26), '-preset', o.preset ?? '8', ...(hdr ? ['-svtav1-params', svtav1Hdr(hdr).join(':')] : [])] };
+      if (hdr) notice(`the source's HDR mastering/light-level metadata is not written by ${has('libaom-av1') ? 'libaom-av1' : 'rav1e'} (SVT-AV1 carries it)`);
       if (has('libaom-av1')) return { encoder: 'libaom-av1', pixFmt, rgb: false, args: [...crf(26), '-b:v', '0', '-cpu-used', o.preset ?? '6', '-row-mt', '1'] };
       return { encoder: need('librav1e'), pixFmt, rgb: false, args: ['-qp', String(o.crf ?? 80), '-speed', o.preset ?? '6'] };
     }

@@ -92,7 +92,7 @@ export async function createEncoder(outFile: string, opts: EncoderOptions): Prom
   const tools = opts.tools ?? locateFfmpeg({ ffmpeg: opts.ffmpeg });
   const caps = await ffmpegCaps(tools);
   const tenBit = source ? source.video.bitDepth > 8 : bitDepth === 16;
-  const plan = codecPlan(codec, { width, height, tenBit, highDepthFrames: bitDepth === 16, crf: opts.crf, preset: opts.preset, caps, container }, notice);
+  const plan = codecPlan(codec, { width, height, tenBit, highDepthFrames: bitDepth === 16, crf: opts.crf, preset: opts.preset, caps, container, hdr: source?.video.hdr }, notice);
   const color = opts.color ?? (source ? colorOf(source.video) : { matrix: 'bt709', range: 'tv' as const, primaries: undefined, transfer: undefined, guessed: true });
   const [tbNum, tbDen] = opts.timeBase ?? source?.video.timeBase ?? [1, 90000];
   const sar = opts.sar ?? source?.video.sar;

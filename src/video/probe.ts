@@ -4,6 +4,7 @@
  * subtitle and attachment streams to carry over). Anything ffprobe cannot read, or a file with no
  * video stream, is a media error (exit 4) naming the file.
  */
+import { isHdrTransfer, probeHdr, type HdrMetadata } from './hdr.ts';
 import { stat } from 'node:fs/promises';
 import { mediaError } from '../errors.ts';
 import { collect, fileArg, locateFfmpeg, type FfmpegTools } from './ffmpeg.ts';
@@ -49,6 +50,8 @@ export interface VideoStreamInfo {
   readonly nbFrames: number | undefined;
   /** Stream start time in seconds (0 when unknown). */
   readonly startTime: number;
+  /** HDR static metadata of a PQ or HLG source, read from its first frame (see hdr.ts). */
+  readonly hdr?: HdrMetadata | undefined;
 }
 
 /** An audio stream to carry over. */
@@ -201,6 +204,7 @@ export async function probeMedia(file: string, opts: ToolOptions = {}): Promise<
   const swap = rotation === 90 || rotation === 270;
   const pixFmt = str(v.pix_fmt) ?? 'unknown';
   const timeBase = parseRational(v.time_base) ?? [1, 90000];
+  const hdr = isHdrTransfer(str(v.color_transfer)) ? await probeHdr(tools, file, opts.signal) : undefined;
   const ptsList = packets
     .split('\n')
     .map((l) => l.split(',')[0]!.trim())
@@ -234,6 +238,7 @@ export async function probeMedia(file: string, opts: ToolOptions = {}): Promise<
       timeBase,
       nbFrames: num(v.nb_frames),
       startTime: num(v.start_time) ?? 0,
+      ...(hdr ? { hdr } : {}),
     },
     vfr: isVariableRate(ptsList, timeBase),
     audio: streams

@@ -16,6 +16,7 @@ import { packedFromPlanar } from '../../src/temporal/planes.ts';
 import { SceneCutDetector } from '../../src/temporal/scene-cut.ts';
 import { decodeFrames, type Frame } from '../../src/video/decode.ts';
 import { framePlanes } from '../../src/video/frame.ts';
+import { hdrFromSideData } from '../../src/video/hdr.ts';
 import { probeMedia } from '../../src/video/probe.ts';
 import { clip, ffmpeg, streams, videoPts } from '../helpers/media.ts';
 import { needShared, ROOT, shared } from '../helpers/shared.ts';
@@ -185,6 +186,48 @@ test('10-bit source: 16-bit samples through the model, 10-bit x265 out; FFV1 kee
   let fine = 0;
   for (const s of f!.data) if (s % 257 !== 0) fine++;
   assert.ok(fine > f!.data.length / 2, `only ${fine} of ${f!.data.length} samples off the 8-bit grid`);
+});
+
+test('HDR (PQ) source: mastering display and light levels carried by x265 and SVT-AV1, a notice elsewhere', { skip: needModel }, async () => {
+  const src = at('pq.mkv');
+  const md = 'G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)';
+  await ffmpeg([
+    '-f', 'lavfi', '-i', 'testsrc2=s=64x64:r=10:d=0.4', '-pix_fmt', 'yuv420p10le', '-c:v', 'libx265',
+    '-x265-params', `log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:master-display=${md}:max-cll=1000,400`,
+    '-color_primaries', 'bt2020', '-color_trc', 'smpte2084', '-colorspace', 'bt2020nc', src,
+  ]);
+  const info = await probeMedia(src);
+  assert.deepEqual(info.video.hdr, {
+    masteringDisplay: { red: [0.68, 0.32], green: [0.265, 0.69], blue: [0.15, 0.06], whitePoint: [0.3127, 0.329], minLuminance: 0.0001, maxLuminance: 1000 },
+    contentLight: { maxCll: 1000, maxFall: 400 },
+  });
+  const sideData = async (file: string): Promise<Record<string, unknown>[]> => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_frames', '-show_entries', 'frame=side_data_list', '-of', 'json', file], (e, o) => (e ? reject(e) : resolve(o))),
+    );
+    return (JSON.parse(out) as { frames: { side_data_list?: Record<string, unknown>[] }[] }).frames[0]?.side_data_list ?? [];
+  };
+  const want = (await sideData(src)).filter((d) => /Mastering|light level/.test(String(d.side_data_type)));
+  assert.equal(want.length, 2);
+  for (const codec of ['x265', 'av1']) {
+    const out = at(`pq.${codec}.mkv`);
+    const r = await upscale([src, '-o', out, '--codec', codec, '--preset', codec === 'av1' ? '12' : 'ultrafast']);
+    assert.equal(r.code, 0, r.stderr);
+    // AV1 stores the values in its own fixed point (xy in 1/65536): equal to that precision.
+    const got = hdrFromSideData(await sideData(out));
+    const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, b), `${codec} ${what}: ${a} vs ${b}`);
+    const m = got?.masteringDisplay;
+    const e = info.video.hdr!.masteringDisplay!;
+    assert.ok(m, `${codec} carries the mastering display`);
+    for (const k of ['red', 'green', 'blue', 'whitePoint'] as const) for (const i of [0, 1]) close(m[k][i]!, e[k][i]!, `${k}[${i}]`);
+    close(m.minLuminance, e.minLuminance, 'min luminance');
+    close(m.maxLuminance, e.maxLuminance, 'max luminance');
+    assert.deepEqual(got?.contentLight, { maxCll: 1000, maxFall: 400 }, `${codec} carries the light levels`);
+    assert.equal((await streams(out))[0]!.color_transfer, 'smpte2084');
+  }
+  const vp9 = await upscale([src, '-o', at('pq.webm'), '--codec', 'vp9', '--frames', ':1']);
+  assert.equal(vp9.code, 0, vp9.stderr);
+  assert.match(vp9.stderr, /HDR mastering\/light-level metadata is not written by --codec vp9/);
 });
 
 test('odd size 97×55 and a 90°-rotated source: upright output of twice the size, no rotation tag', { skip: needModel }, async () => {

@@ -37,7 +37,7 @@ const meanWeight = (frames: Captured[]) => {
  * timestamp, and no later than their slot plus the work spent on them since they were found not
  * to be late (upscaling holds the page's thread on WASM, so the clock moves on meanwhile) plus a
  * margin for timers and the audio clock's granularity. `onTime` (dropping late frames): most
- * frames are within their slot (the median).
+ * frames are within their slot (the median), where the machine keeps up with the video.
  */
 function assertInSync(sync: { lag: number; work: number }[], label: string, t: { diagnostic(m: string): void }, onTime: boolean): void {
   t.diagnostic(`${label}: lag/work ms ${sync.map((s) => `${(s.lag * 1000).toFixed(0)}/${(s.work * 1000).toFixed(0)}`).join(' ')}`);
@@ -52,8 +52,14 @@ function assertInSync(sync: { lag: number; work: number }[], label: string, t: {
     const carried = onTime || i === 0 ? 0 : Math.max(0, sync[i - 1]!.lag - SLOT);
     assert.ok(s.lag <= SLOT + s.work + carried + 0.05, `${label} frame ${i}: drawn ${(s.lag * 1000).toFixed(0)} ms after its time (work ${(s.work * 1000).toFixed(0)} ms)`);
   }
-  const median = sync.map((s) => s.lag).sort((a, b) => a - b)[sync.length >> 1]!;
-  if (onTime) assert.ok(median <= SLOT + 0.03, `${label}: median lag ${(median * 1000).toFixed(0)} ms`);
+  const mid = (v: number[]): number => v.sort((a, b) => a - b)[v.length >> 1]!;
+  const median = mid(sync.map((s) => s.lag));
+  // "Mostly within the slot" holds only where the machine keeps up: when upscaling a frame takes
+  // about a slot or more (a loaded CI machine), every drawn frame is late by its own work, which
+  // the per-frame bound above already covers.
+  const keepsUp = mid(sync.map((s) => s.work)) < 0.8 * SLOT;
+  if (onTime && keepsUp) assert.ok(median <= SLOT + 0.03, `${label}: median lag ${(median * 1000).toFixed(0)} ms`);
+  else if (onTime) t.diagnostic(`${label}: upscaling takes about a slot here; median lag ${(median * 1000).toFixed(0)} ms not judged`);
 }
 
 /** The master clock's media time, read twice `ms` apart. */

@@ -85,17 +85,20 @@ export function blit(
 
 /**
  * Packed RGB samples (a decoded video frame: rgb24 or rgb48) → planar float 0..1, the layout
- * {@link import('./upscaler.ts').TemporalUpscaler} takes.
+ * {@link import('./upscaler.ts').TemporalUpscaler} takes. Fills `into` when given (length 3·w·h).
  */
-export function planarFromPacked(data: Uint8Array | Uint16Array, width: number, height: number): Float32Array {
+export function planarFromPacked(data: Uint8Array | Uint16Array, width: number, height: number, into?: Float32Array): Float32Array {
   const n = width * height;
-  if (data.length !== 3 * n) throw new Error(`planarFromPacked: ${data.length} samples for ${width}x${height}`);
+  const out = into ?? new Float32Array(3 * n);
+  if (data.length !== 3 * n || out.length !== 3 * n) throw new RangeError(`planarFromPacked: ${data.length} samples, ${out.length} planes for ${width}x${height}`);
   const k = 1 / (data instanceof Uint16Array ? 65535 : 255);
-  const out = new Float32Array(3 * n);
+  const r = out.subarray(0, n);
+  const g = out.subarray(n, 2 * n);
+  const b = out.subarray(2 * n, 3 * n);
   for (let i = 0, p = 0; i < n; i++, p += 3) {
-    out[i] = data[p]! * k;
-    out[n + i] = data[p + 1]! * k;
-    out[2 * n + i] = data[p + 2]! * k;
+    r[i] = data[p]! * k;
+    g[i] = data[p + 1]! * k;
+    b[i] = data[p + 2]! * k;
   }
   return out;
 }

@@ -14,8 +14,13 @@
  *   state carried, scene cuts from the same detector.
  * Pipeline: the real
  * `paragon upscale` command (probe, decode, infer, encode in segments, join with the audio), timed
- * two ways: end to end (everything, model loading included) and steady (first to last frame
- * out). Rounds alternate model-only and pipeline so a busy machine hurts both alike.
+ * two ways: end to end (everything, model loading included) and steady: the rate between its
+ * progress reports at 10% and at 90% of the frames, so that neither the first frames (loading,
+ * ORT's first-run allocations, which the model-alone number leaves out too) nor the last (the
+ * encoder's lookahead flushed, the join with the audio) count. Each round measures the model alone right before and right after the pipeline and holds
+ * the pipeline to the mean of the two, so a machine whose speed drifts (a shared VM's does, by
+ * ±10% over tens of seconds) hurts both alike. CPU per frame: the model alone (all threads of its
+ * process) and the whole `paragon upscale` run with its ffmpeg processes (loading included).
  * The clip (default) is generated: a moving test pattern with audio, H.264, at --size.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -81,7 +86,7 @@ const frames: Decoded[] = [];
 }
 
 /** The session alone: frames back to back, the state kept in the worker. */
-async function modelAlone(): Promise<number> {
+async function modelAlone(): Promise<{ fps: number; cpuMs: number }> {
   const resolved = await resolveModel(a.model, { mode: weight === 0 ? 'standard' : 'video' });
   await using s = await ModelSession.create(resolved.bytes, { device, cpu });
   const roles = rolesOf(resolved.info.file, s.inputs, s.outputs);
@@ -102,6 +107,7 @@ async function modelAlone(): Promise<number> {
   const carry = video ? { input: roles.prev!, output: roles.feature! } : undefined;
   await s.runCarried(feeds(frames[0]!, true), carry); // warm-up (first-run allocations), not timed
   const all = frames.map((f, i) => feeds(f, i === 0));
+  const c0 = process.cpuUsage();
   const t = performance.now();
   // Two in flight, as the pipeline keeps them: the worker never waits for this thread.
   const inFlight: Promise<unknown>[] = [];
@@ -110,7 +116,9 @@ async function modelAlone(): Promise<number> {
     if (inFlight.length >= 2) await inFlight.shift();
   }
   await Promise.all(inFlight);
-  return frames.length / ((performance.now() - t) / 1000);
+  const fps = frames.length / ((performance.now() - t) / 1000);
+  const u = process.cpuUsage(c0); // every thread of this process: the worker and ORT's pool
+  return { fps, cpuMs: (u.user + u.system) / 1000 / frames.length };
 }
 
 /** The frame engine alone: frames already decoded and converted, one after the other. */
@@ -127,7 +135,7 @@ async function engineAlone(): Promise<number> {
  * the priority of everything but the model's threads, which a process can do only once);
  * returns end-to-end and steady fps, from its JSON progress lines and its report.
  */
-async function pipeline(round: number): Promise<{ endToEnd: number; steady: number; report: VideoReport }> {
+async function pipeline(round: number): Promise<{ endToEnd: number; steady: number; cpuMs: number; report: VideoReport }> {
   const out = path.join(dir, `out-${round}.${a.codec === 'vp9' ? 'webm' : 'mkv'}`);
   const reportFile = path.join(dir, `report-${round}.json`);
   const args = [
@@ -138,36 +146,59 @@ async function pipeline(round: number): Promise<{ endToEnd: number; steady: numb
     ...(a.preset !== undefined ? ['--preset', a.preset] : []),
     ...(a.crf !== undefined ? ['--crf', a.crf] : []),
   ];
+  const c0 = childCpu();
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Progress reports inside the middle 80% of the frames (see the module comment).
   let first: { frames: number; t: number } | undefined;
   let last: { frames: number; t: number } | undefined;
   for await (const line of createInterface({ input: child.stdout })) {
     const e = JSON.parse(line) as { event: string; frames?: number };
     if (e.event !== 'progress' || e.frames === undefined) continue;
     const p = { frames: e.frames, t: performance.now() };
-    first ??= p;
-    last = p;
+    if (p.frames >= 0.1 * frames.length) first ??= p;
+    if (p.frames <= 0.9 * frames.length) last = p;
   }
   const code = await new Promise<number | null>((r) => child.on('close', r));
+  const cpuMs = ((childCpu() - c0) * 1000) / frames.length;
   if (code !== 0) throw new Error(`paragon upscale exited with ${code}`);
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as VideoReport;
   const steady = first && last && last.frames > first.frames ? (last.frames - first.frames) / ((last.t - first.t) / 1000) : report.fps;
-  return { endToEnd: report.fps, steady, report };
+  return { endToEnd: report.fps, steady, cpuMs, report };
 }
 
+/**
+ * CPU seconds of this process's finished children and theirs (Linux: cutime + cstime of
+ * /proc/self/stat, in clock ticks of 1/100 s), so the pipeline's ffmpeg processes count too; 0
+ * elsewhere.
+ */
+function childCpu(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
 const f = (v: number): string => v.toFixed(2).padStart(7);
 console.log(`load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; ${os.availableParallelism()} cores; clip ${clip} (${size}), ${frames.length} frames`);
 console.log(`model ${a.model ?? 'bundled default'}, device ${a.device}, threads ${a.threads ?? 'all'}, W ${weight}, codec ${a.codec} ${a.preset ?? '(default preset)'}`);
-console.log('round  model fps  engine fps  pipeline fps (end to end)  (steady)  steady/model  stages decode/infer/encode s');
+console.log('round  model fps (before/after)  engine fps  pipeline fps (end to end)  (steady)  steady/model  cpu ms/frame model/pipeline  stages decode/infer/encode s');
 const ratios: number[] = [];
 for (let r = 0; r < Number(a.rounds); r++) {
-  const m = await modelAlone();
+  // The model alone right before and right after the pipeline, against the machine's drift.
+  const before = await modelAlone();
   const e = await engineAlone();
   const p = await pipeline(r);
+  const after = await modelAlone();
+  const m = (before.fps + after.fps) / 2;
   const ratio = p.steady / m;
   ratios.push(ratio);
   const st = p.report.stages;
-  console.log(`${String(r + 1).padStart(5)}  ${f(m)}    ${f(e)}     ${f(p.endToEnd)}                   ${f(p.steady)}   ${(100 * ratio).toFixed(1).padStart(6)} %     ${st.decode.toFixed(1)}/${st.infer.toFixed(1)}/${st.encode.toFixed(1)}`);
+  const cpu = `${((before.cpuMs + after.cpuMs) / 2).toFixed(0)}/${p.cpuMs.toFixed(0)}`;
+  console.log(
+    `${String(r + 1).padStart(5)}  ${f(before.fps)} / ${f(after.fps).trim().padEnd(6)}         ${f(e)}     ${f(p.endToEnd)}                   ${f(p.steady)}   ${(100 * ratio).toFixed(1).padStart(6)} %     ${cpu.padStart(9)}                      ${st.decode.toFixed(1)}/${st.infer.toFixed(1)}/${st.encode.toFixed(1)}`,
+  );
 }
 const sorted = [...ratios].sort((x, y) => x - y);
 const median = sorted[Math.floor((sorted.length - 1) / 2)]!;

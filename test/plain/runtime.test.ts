@@ -141,24 +141,39 @@ test('a closed session refuses work; load failures are model errors naming the f
   );
 });
 
-test('favourThreads: every thread but the model\'s is lowered, and a process started afterwards inherits it (Linux)', { skip: noDefault || (process.platform === 'linux' ? false : 'thread priorities are per thread on Linux only') }, async () => {
+test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 10 without chrt), and a process started afterwards inherits it (Linux)', { skip: noDefault || (process.platform === 'linux' ? false : 'thread priorities are per thread on Linux only') }, async () => {
   // Lowering a priority is one-way: done in a process of its own.
   const script = `
     import os from 'node:os';
     import { execFileSync } from 'node:child_process';
     import { resolveModel } from './src/runtime/model.ts';
     import { ModelSession } from './src/runtime/session.ts';
-    import { favourThreads, threadIds } from './src/runtime/priority.ts';
+    import { favourThreads, schedulingPolicy, threadIds } from './src/runtime/priority.ts';
     const s = await ModelSession.create((await resolveModel(undefined, { mode: 'standard' })).bytes, { device: 'cpu', cpu: { intraOpThreads: 2 } });
     const lowered = favourThreads(s.threads);
-    const prio = Object.fromEntries(threadIds().map((t) => [t, os.getPriority(t)]));
-    const child = Number(execFileSync('sh', ['-c', 'cut -d" " -f19 /proc/self/stat']).toString().trim());
+    const prio = Object.fromEntries(threadIds().map((t) => [t, [os.getPriority(t), schedulingPolicy(t)]]));
+    const child = execFileSync('/bin/sh', ['-c', '/usr/bin/cut -d" " -f19,41 /proc/self/stat']).toString().trim().split(' ').map(Number);
     console.log(JSON.stringify({ model: s.threads, lowered, prio, child }));
     await s.close();`;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..') }).toString();
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { model: number[]; lowered: number; prio: Record<string, number>; child: number };
-  assert.ok(r.model.length >= 2, `the worker and ORT's pool thread: ${r.model}`);
-  assert.ok(r.lowered >= 1);
-  for (const [tid, p] of Object.entries(r.prio)) assert.equal(p, r.model.includes(Number(tid)) ? 0 : 10, `thread ${tid}`);
-  assert.equal(r.child, 10, 'a process started afterwards inherits the lower priority');
+  const cwd = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  type Result = { model: number[]; lowered: { threads: number; how: string }; prio: Record<string, [number, number]>; child: [number, number] };
+  const check = (r: Result, how: 'idle' | 'nice'): void => {
+    assert.ok(r.model.length >= 2, `the worker and ORT's pool thread: ${r.model}`);
+    assert.ok(r.lowered.threads >= 1);
+    assert.equal(r.lowered.how, how);
+    const low: [number, number] = [10, how === 'idle' ? 5 : 0];
+    for (const [tid, p] of Object.entries(r.prio)) assert.deepEqual(p, r.model.includes(Number(tid)) ? [0, 0] : low, `${how}: thread ${tid} [nice, policy]`);
+    assert.deepEqual(r.child, low, `${how}: a process started afterwards inherits niceness and class`);
+  };
+  const run = (env: NodeJS.ProcessEnv): Result =>
+    JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd, env }).toString().trim().split('\n').pop()!) as Result;
+  let chrt = true;
+  try {
+    execFileSync('chrt', ['--version'], { stdio: 'ignore' });
+  } catch {
+    chrt = false;
+  }
+  check(run(process.env), chrt ? 'idle' : 'nice');
+  // Without chrt on the PATH: niceness alone.
+  check(run({ ...process.env, PATH: '/nonexistent' }), 'nice');
 });

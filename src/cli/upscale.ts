@@ -57,6 +57,11 @@ const argsDef = {
   report: { type: 'string', description: 'Write a JSON report of the run to this file' },
   progress: { type: 'string', description: "'json': one JSON object per update on stdout; 'text' (default): a bar when stderr is a terminal" },
   threads: { type: 'string', description: 'CPU threads per operator (default: all cores)' },
+  priority: {
+    type: 'string',
+    description:
+      "Video, Linux: idle (default: every thread but the model's, and ffmpeg, run only on cores the model leaves free — fastest on a machine left to the job, but paused while other programs keep every core busy) | nice (niceness 10: slower, never paused) | off",
+  },
 } as const;
 
 export default defineCommand({
@@ -72,6 +77,8 @@ export default defineCommand({
       throw usageError(`--progress ${args.progress}: expected json or text`);
     const tile = intFlag('tile', args.tile);
     const threads = intFlag('threads', args.threads, 1);
+    const priority = args.priority ?? 'idle';
+    if (priority !== 'idle' && priority !== 'nice' && priority !== 'off') throw usageError(`--priority ${priority}: expected idle, nice or off`);
     const crf = intFlag('crf', args.crf);
     const checkpoint = intFlag('checkpoint', args.checkpoint, 1);
     const w = historyWeight(args.temporal as string | boolean | undefined);
@@ -108,7 +115,7 @@ export default defineCommand({
         ...(checkpoint !== undefined ? { checkpoint } : {}),
         resume: args.resume === true,
         // The CLI owns its process: the model's threads come first (runtime/priority.ts).
-        favourModel: true,
+        favourModel: priority === 'off' ? false : priority,
         log: (line) => process.stderr.write(`paragon: ${line}\n`),
         ...(json ? { progress: (e: Record<string, unknown>) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : {}),
         ...(bar ? { bar: (text: string) => process.stderr.write(text) } : {}),

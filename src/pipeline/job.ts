@@ -52,10 +52,11 @@ export interface UpscaleJobOptions {
   /** Video: frames per resumable segment (`--checkpoint N`, default 240). */
   readonly checkpoint?: number;
   /**
-   * Video: lower the priority of every thread of this process but the model's, and of the ffmpeg
-   * processes started afterwards (runtime/priority.ts). One-way: for a process of its own (the CLI).
+   * Video: lower every thread of this process but the model's, and the ffmpeg processes started
+   * afterwards (runtime/priority.ts): 'idle' (or true) SCHED_IDLE where possible, 'nice' niceness
+   * only. One-way: for a process of its own (the CLI).
    */
-  readonly favourModel?: boolean;
+  readonly favourModel?: boolean | 'idle' | 'nice';
 }
 
 /** Outcome of one item. */

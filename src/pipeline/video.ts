@@ -115,7 +115,8 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     recycle: (b) => pool.give(b),
     packedOutput: true,
   });
-  if (opts.favourModel === true) favourThreads(up.threads);
+  // Sessions opened later (the fp32 rerun of an fp16 model, rare) inherit the lowered class.
+  if (opts.favourModel !== undefined && opts.favourModel !== false) favourThreads(up.threads, opts.favourModel === 'nice' ? 'nice' : 'idle');
   if (signal?.aborted) throw new ParagonError('interrupted', 'stopped before the first frame', { file: output });
   const st = await stat(input);
   const identity: RunIdentity = {

@@ -7,13 +7,19 @@
  * and give way the moment a model thread wakes. A lower niceness is not enough: the scheduler
  * lets the running thread finish its slice (up to a few milliseconds) before a woken thread of
  * higher priority gets the core, and a model run wakes its threads dozens of times. Measured
- * (docs/benchmarks.md): an x264 encode beside the model slowed it 10–15% at nice 10 or 19, and
- * not measurably in SCHED_IDLE.
+ * (scripts/bench-priority.ts, docs/benchmarks.md): an endless x264 encode beside the model slowed
+ * it by a median 11% in SCHED_IDLE, 24–26% at nice 10 or 19; the video pipeline kept 80% of the
+ * model's throughput with niceness and a median 85.5% (up to 101%) with SCHED_IDLE.
  *
  * Node has no call for a scheduling class: util-linux's `chrt` sets it on each thread id (an
  * unprivileged process may move its own threads into SCHED_IDLE). Without `chrt` the threads get
  * niceness 10 instead. Both are one-way for unprivileged processes, so only the CLI asks: it owns
  * its process.
+ *
+ * The price: while other programs keep every core busy, SCHED_IDLE threads get (almost) nothing,
+ * and since they feed the model the whole job waits (measured on 2 cores beside two busy loops:
+ * no frame in 25 s, against 25 frames at niceness 10; beside one busy loop, or beside a second
+ * paragon job, as fast as with niceness). The CLI's `--priority nice` chooses niceness alone.
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -48,14 +54,18 @@ export interface Lowered {
 }
 
 /**
- * Lower every thread of this process except `keep` (the model's): SCHED_IDLE where `chrt` can set
- * it, and niceness `nice` (default 10) in any case; threads and processes they start later
- * inherit both. Nothing is done off Linux or when `keep` is empty (the model's threads unknown).
+ * Lower every thread of this process except `keep` (the model's): niceness `nice` (default 10),
+ * and with `how` 'idle' (the default) SCHED_IDLE where `chrt` can set it; threads and processes
+ * they start later inherit both. Nothing is done off Linux or when `keep` is empty (the model's
+ * threads unknown).
+ *
+ * The price of SCHED_IDLE: while other programs keep every core busy, the lowered threads get
+ * (almost) none, and as they feed the model, the whole job waits until a core is free.
  */
-export function favourThreads(keep: readonly number[], nice = 10): Lowered {
+export function favourThreads(keep: readonly number[], how: 'idle' | 'nice' = 'idle', nice = 10): Lowered {
   if (keep.length === 0) return { threads: 0, how: 'none' };
   let n = 0;
-  let idle = true;
+  let idle = how === 'idle';
   for (const tid of threadIds()) {
     if (keep.includes(tid)) continue;
     try {

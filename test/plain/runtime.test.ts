@@ -141,7 +141,7 @@ test('a closed session refuses work; load failures are model errors naming the f
   );
 });
 
-test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 10 without chrt), and a process started afterwards inherits it (Linux)', { skip: noDefault || (process.platform === 'linux' ? false : 'thread priorities are per thread on Linux only') }, async () => {
+test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 10 without chrt, or with \'nice\'), and a process started afterwards inherits it (Linux)', { skip: noDefault || (process.platform === 'linux' ? false : 'thread priorities are per thread on Linux only') }, async () => {
   // Lowering a priority is one-way: done in a process of its own.
   const script = `
     import os from 'node:os';
@@ -150,7 +150,7 @@ test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 
     import { ModelSession } from './src/runtime/session.ts';
     import { favourThreads, schedulingPolicy, threadIds } from './src/runtime/priority.ts';
     const s = await ModelSession.create((await resolveModel(undefined, { mode: 'standard' })).bytes, { device: 'cpu', cpu: { intraOpThreads: 2 } });
-    const lowered = favourThreads(s.threads);
+    const lowered = favourThreads(s.threads, process.env.HOW === 'nice' ? 'nice' : 'idle');
     const prio = Object.fromEntries(threadIds().map((t) => [t, [os.getPriority(t), schedulingPolicy(t)]]));
     const child = execFileSync('/bin/sh', ['-c', '/usr/bin/cut -d" " -f19,41 /proc/self/stat']).toString().trim().split(' ').map(Number);
     console.log(JSON.stringify({ model: s.threads, lowered, prio, child }));
@@ -174,6 +174,7 @@ test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 
     chrt = false;
   }
   check(run(process.env), chrt ? 'idle' : 'nice');
-  // Without chrt on the PATH: niceness alone.
+  // Without chrt on the PATH, or when asked for: niceness alone.
   check(run({ ...process.env, PATH: '/nonexistent' }), 'nice');
+  check(run({ ...process.env, HOW: 'nice' }), 'nice');
 });

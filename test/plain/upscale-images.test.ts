@@ -138,6 +138,9 @@ test('usage and input errors exit with their codes before any work', { skip }, a
   assert.match(missing.stderr, /^paragon: nope\.png: no such file or folder\n$/);
   const temporal = await paragon(path.join('in', 'photo.jpg'), '-o', 'x', '--temporal', '2');
   assert.equal(temporal.code, 2);
+  const priority = await paragon(path.join('in', 'photo.jpg'), '-o', 'x', '--priority', 'high');
+  assert.equal(priority.code, 2);
+  assert.match(priority.stderr, /^paragon: --priority high: expected idle, nice or off\n$/);
   const model = await paragon(path.join('in', 'photo.jpg'), '-o', 'x', '--model', 'no-such-model');
   assert.equal(model.code, 3);
   assert.match(model.stderr, /no-such-model: not a model file nor a bundled model/);

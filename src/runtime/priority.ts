@@ -85,9 +85,6 @@ export function favourThreads(keep: readonly number[], how: 'idle' | 'nice' = 'i
   return { threads: n, how: n === 0 ? 'none' : idle ? 'idle' : 'nice' };
 }
 
-/** Linux's number for the SCHED_IDLE class. */
-export const SCHED_IDLE = 5;
-
 /** Scheduling class of a thread of this process (Linux: 0 normal, 3 batch, 5 idle), or undefined. */
 export function schedulingPolicy(tid: number): number | undefined {
   try {

@@ -161,7 +161,7 @@ test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 
     assert.ok(r.model.length >= 2, `the worker and ORT's pool thread: ${r.model}`);
     assert.ok(r.lowered.threads >= 1);
     assert.equal(r.lowered.how, how);
-    const low: [number, number] = [10, how === 'idle' ? 5 : 0];
+    const low: [number, number] = [10, how === 'idle' ? 5 : 0]; // Linux's SCHED_IDLE is 5, SCHED_OTHER 0
     for (const [tid, p] of Object.entries(r.prio)) assert.deepEqual(p, r.model.includes(Number(tid)) ? [0, 0] : low, `${how}: thread ${tid} [nice, policy]`);
     assert.deepEqual(r.child, low, `${how}: a process started afterwards inherits niceness and class`);
   };

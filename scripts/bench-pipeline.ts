@@ -17,9 +17,10 @@
  * two ways: end to end (everything, model loading included) and steady: the rate between its
  * progress reports at 10% and at 90% of the frames, so that neither the first frames (loading,
  * ORT's first-run allocations, which the model-alone number leaves out too) nor the last (the
- * encoder's lookahead flushed, the join with the audio) count. Each round measures the model alone right before and right after the pipeline and holds
- * the pipeline to the mean of the two, so a machine whose speed drifts (a shared VM's does, by
- * ±10% over tens of seconds) hurts both alike. CPU per frame: the model alone (all threads of its
+ * encoder's lookahead flushed, the join with the audio) count. Each round measures the model
+ * alone right before and right after the pipeline and holds the pipeline to the mean of the two,
+ * so a machine whose speed drifts (a shared VM's does, by 10–25% over tens of seconds) hurts both
+ * alike. CPU per frame: the model alone (all threads of its
  * process) and the whole `paragon upscale` run with its ffmpeg processes (loading included).
  * The clip (default) is generated: a moving test pattern with audio, H.264, at --size.
  */
@@ -30,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { backToBack } from './back-to-back.ts';
 import { resolveModel } from '../src/runtime/model.ts';
 import { ModelSession } from '../src/runtime/session.ts';
 import { wire } from '../src/runtime/tensor.ts';
@@ -85,7 +87,7 @@ const frames: Decoded[] = [];
   for await (const f of decodeFrames(clip, { maxFrames: count })) frames.push({ width: f.width, height: f.height, rgb: framePlanes(f), cut: detector.push(f).cut });
 }
 
-/** The session alone: frames back to back, the state kept in the worker. */
+/** The session alone: frames back to back, the state kept in the worker (see back-to-back.ts). */
 async function modelAlone(): Promise<{ fps: number; cpuMs: number }> {
   const resolved = await resolveModel(a.model, { mode: weight === 0 ? 'standard' : 'video' });
   await using s = await ModelSession.create(resolved.bytes, { device, cpu });
@@ -106,19 +108,8 @@ async function modelAlone(): Promise<{ fps: number; cpuMs: number }> {
   };
   const carry = video ? { input: roles.prev!, output: roles.feature! } : undefined;
   await s.runCarried(feeds(frames[0]!, true), carry); // warm-up (first-run allocations), not timed
-  const all = frames.map((f, i) => feeds(f, i === 0));
-  const c0 = process.cpuUsage();
-  const t = performance.now();
-  // Two in flight, as the pipeline keeps them: the worker never waits for this thread.
-  const inFlight: Promise<unknown>[] = [];
-  for (const fd of all) {
-    inFlight.push(s.runCarried(fd, carry));
-    if (inFlight.length >= 2) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  const fps = frames.length / ((performance.now() - t) / 1000);
-  const u = process.cpuUsage(c0); // every thread of this process: the worker and ORT's pool
-  return { fps, cpuMs: (u.user + u.system) / 1000 / frames.length };
+  const m = await backToBack(s, frames.map((f, i) => feeds(f, i === 0)), carry);
+  return { fps: 1000 / m.ms, cpuMs: m.cpuMs };
 }
 
 /** The frame engine alone: frames already decoded and converted, one after the other. */

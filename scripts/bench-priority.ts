@@ -13,6 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { backToBack } from './back-to-back.ts';
 import { resolveModel } from '../src/runtime/model.ts';
 import { ModelSession } from '../src/runtime/session.ts';
 import { wire } from '../src/runtime/tensor.ts';
@@ -47,20 +48,10 @@ const carry = { input: roles.prev!, output: roles.feature! };
 const frames = Array.from({ length: N }, () => feeds(false));
 
 /** The model alone over the frames: ms and CPU-ms (every thread of this process) per frame. */
-async function model(): Promise<{ ms: number; cpu: number }> {
+async function model(): Promise<{ ms: number; cpuMs: number }> {
   await s.runCarried(feeds(true), carry);
   // The buffers are transferred to the worker: copies, so that every setting has its frames.
-  const batch = frames.map((fd) => Object.fromEntries(Object.entries(fd).map(([k, v]) => [k, { ...v, data: v.data.slice() }])));
-  const c0 = process.cpuUsage();
-  const t = performance.now();
-  const inFlight: Promise<unknown>[] = [];
-  for (const fd of batch) {
-    inFlight.push(s.runCarried(fd, carry));
-    if (inFlight.length >= 2) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  const u = process.cpuUsage(c0);
-  return { ms: (performance.now() - t) / N, cpu: (u.user + u.system) / 1000 / N };
+  return backToBack(s, frames.map((fd) => Object.fromEntries(Object.entries(fd).map(([k, v]) => [k, { ...v, data: v.data.slice() }]))), carry);
 }
 
 /** An endless 720p encode under `prefix` (a command and its arguments before ffmpeg's). */
@@ -86,6 +77,6 @@ for (let r = 1; r <= Number(a.rounds); r++) {
       enc.kill('SIGKILL');
       await new Promise((res) => enc.once('close', res));
     }
-    console.log(`${String(r).padStart(5)}  ${label.padEnd(20)}  ${m.ms.toFixed(1).padStart(8)}  ${m.cpu.toFixed(1).padStart(8)}`);
+    console.log(`${String(r).padStart(5)}  ${label.padEnd(20)}  ${m.ms.toFixed(1).padStart(8)}  ${m.cpuMs.toFixed(1).padStart(8)}`);
   }
 }

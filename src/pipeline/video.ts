@@ -116,7 +116,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     packedOutput: true,
   });
   // Sessions opened later (the fp32 rerun of an fp16 model, rare) inherit the lowered class.
-  if (opts.favourModel !== undefined && opts.favourModel !== false) favourThreads(up.threads, opts.favourModel === 'nice' ? 'nice' : 'idle');
+  if (opts.favourModel) favourThreads(up.threads, opts.favourModel === 'nice' ? 'nice' : 'idle');
   if (signal?.aborted) throw new ParagonError('interrupted', 'stopped before the first frame', { file: output });
   const st = await stat(input);
   const identity: RunIdentity = {

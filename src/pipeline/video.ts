@@ -113,7 +113,8 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     tile: opts.tile ?? 0,
     onNotice: notice,
     recycle: (b) => pool.give(b),
-    packedOutput: true,
+    // The depth decodeFrames gives this video (frameFormat), so the head does only that one.
+    packedOutput: info.video.bitDepth > 8 ? 16 : 8,
   });
   // Sessions opened later (the fp32 rerun of an fp16 model, rare) inherit the lowered class.
   if (opts.favourModel) favourThreads(up.threads, opts.favourModel === 'nice' ? 'nice' : 'idle');

@@ -19,9 +19,11 @@ export interface OpenOptions extends Omit<UpscalerOptions, 'fp32'> {
   readonly modelsDir?: string;
   /**
    * Add the packing head (graph/pack-head.ts), so `processPacked` gets its frames packed by the
-   * graph (video pipelines). Models that cannot take it run without; nothing else changes.
+   * graph (video pipelines): at one depth (the one the video's frames have; the head's work is
+   * done on every run), or `true` for both. Models that cannot take it run without, and other
+   * depths are packed by JavaScript; nothing else changes.
    */
-  readonly packedOutput?: boolean;
+  readonly packedOutput?: boolean | 8 | 16;
 }
 
 /** Resolve `model` (see resolveModel) and open an upscaler on it. Dispose it when done. */
@@ -34,7 +36,8 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
   });
   const sessionOpts = { device: opts.device ?? 'auto', cpu: opts.cpu ?? {}, label: resolved.info.file, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) };
-  const bytes = (opts.packedOutput === true ? withPackedOutput(resolved.bytes) : undefined) ?? resolved.bytes;
+  const depths = opts.packedOutput === true ? ([8, 16] as const) : opts.packedOutput ? [opts.packedOutput] : undefined;
+  const bytes = (depths ? withPackedOutput(resolved.bytes, depths) : undefined) ?? resolved.bytes;
   const session = await ModelSession.create(bytes, sessionOpts);
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.

@@ -40,7 +40,8 @@ export class TemporalUpscaler implements AsyncDisposable {
   readonly #bakedAlpha: number;
   readonly #overlap: number;
   /** The session has the packing head (graph/pack-head.ts). */
-  readonly #packHead: boolean;
+  /** Depths the session's packing head gives (graph/pack-head.ts); others are packed here. */
+  readonly #packHead: ReadonlySet<8 | 16>;
   #info: ModelInfo;
   #fp32: Promise<{ session: ModelSession; roles: Roles }> | undefined;
   #channels: number | undefined;
@@ -79,7 +80,8 @@ export class TemporalUpscaler implements AsyncDisposable {
       opts.onNotice?.(`${info.file}: history weight is fixed at ${this.#bakedAlpha} inside this model; ${auto ? 'auto' : w} ignored`);
     this.#weight = mode === 'video' ? w : mode === 'baked' && w > 0 ? this.#bakedAlpha : 0;
     this.#overlap = opts.overlap ?? (info.variant ? TILE_OVERLAP[info.variant] : 32);
-    this.#packHead = session.outputs.some((o) => o.name === PACKED_8);
+    const names = new Set(session.outputs.map((o) => o.name));
+    this.#packHead = new Set(([[8, PACKED_8], [16, PACKED_16]] as const).filter(([, n]) => names.has(n)).map(([d]) => d));
     const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
     this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
     this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0), runs: 0 };
@@ -275,8 +277,10 @@ export class TemporalUpscaler implements AsyncDisposable {
     for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
     this.stats.runs++;
     // Packed by the graph: fetch that and the finiteness flag (and the state to keep), no float image.
-    const head = pack !== undefined && this.#packHead ? (pack === 16 ? PACKED_16 : PACKED_8) : undefined;
-    const fetch = head ? [head, FINITE, ...(keep ? [roles.feature!] : [])] : undefined;
+    const head = pack !== undefined && this.#packHead.has(pack) ? (pack === 16 ? PACKED_16 : PACKED_8) : undefined;
+    const kept = keep ? [roles.feature!] : [];
+    // Without it (or at a depth it lacks), the float image, and not the head's outputs.
+    const fetch = head ? [head, FINITE, ...kept] : this.#packHead.size > 0 ? [roles.output, ...kept] : undefined;
     const reply = this.#session.runCarried(wired, keep ? { input: roles.prev!, output: roles.feature!, guard } : undefined, fetch);
     reply.catch(() => undefined);
     if (keep) {
@@ -290,7 +294,7 @@ export class TemporalUpscaler implements AsyncDisposable {
       const mine = lent && back instanceof Float32Array ? { ...frame, rgb: back } : frame;
       const o = r.ok ? r.outputs[head ?? roles.output] : undefined;
       const finite = (): boolean => {
-        if (head) return !Number.isNaN(r.ok ? (r.outputs[FINITE]?.data[0] ?? NaN) : NaN);
+        if (head) return Number.isFinite(r.ok ? (r.outputs[FINITE]?.data[0] ?? NaN) : NaN);
         return !hasNonFinite(float32Of(o as WireTensor));
       };
       const bad = !r.ok || r.nonFinite || o === undefined || (guard && !finite());
@@ -306,7 +310,8 @@ export class TemporalUpscaler implements AsyncDisposable {
           result = { width: w * scale, height: h * scale, data: cropRows(o.data as Uint8Array | Uint16Array, H * scale, W * scale, h * scale, w * scale) };
         } else {
           const out = this.#checkOutput(o as WireTensor, W, H);
-          result = this.#cropOut(out.out, w, h, H, W, out.scale);
+          const p = this.#cropOut(out.out, w, h, H, W, out.scale);
+          result = pack === undefined ? p : { width: p.width, height: p.height, data: packedFromPlanar(p.rgb, p.width, p.height, pack) };
         }
       } else {
         // Rerun the slow way: with the state the worker kept from the frame before (out of memory,

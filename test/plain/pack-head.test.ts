@@ -2,7 +2,7 @@
  * The graph's packing head (src/graph/pack-head.ts) against the JavaScript packer it stands in
  * for: the same bytes for every value that matters (out of range, NaN, ±Inf, the rounding
  * boundaries k/max ± an ulp), 8 and 16 bits, float32 and float16 outputs, and a finiteness flag
- * that is NaN exactly when some value was not finite.
+ * that is not finite exactly when some value was not; a head of one depth has only that output.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,13 +72,35 @@ for (const half of [false, true]) {
         assert.deepEqual(o[PACKED_8]!.data, packedFromPlanar(planar, W, H, 8));
         assert.deepEqual(o[PACKED_16]!.data, packedFromPlanar(planar, W, H, 16));
         const flag = (o[FINITE]!.data as Float32Array)[0]!;
-        assert.equal(Number.isNaN(flag), specials, `finiteness flag ${flag}`);
+        assert.equal(Number.isFinite(flag), !specials, `finiteness flag ${flag}`);
       }
     } finally {
       await s.release();
     }
   });
 }
+
+test('packing head of one depth: only that output, the same bytes; a lone +Inf is flagged too', async () => {
+  for (const [depth, name, other] of [
+    [8, PACKED_8, PACKED_16],
+    [16, PACKED_16, PACKED_8],
+  ] as const) {
+    const s = await ort.InferenceSession.create(withPackedOutput(identityModel(DataType.FLOAT), [depth])!);
+    try {
+      assert.ok(s.outputNames.includes(name) && !s.outputNames.includes(other), `${depth}-bit head: ${s.outputNames.join(', ')}`);
+      const [H, W] = [8, 12];
+      const x = values(3 * H * W, false);
+      const o = await s.run({ input: new ort.Tensor('float32', x, [1, 3, H, W]) });
+      assert.deepEqual(o[name]!.data, packedFromPlanar(o.output!.data as Float32Array, W, H, depth));
+      assert.ok(Number.isFinite((o[FINITE]!.data as Float32Array)[0]!));
+      x[17] = Number.POSITIVE_INFINITY;
+      const inf = await s.run({ input: new ort.Tensor('float32', x, [1, 3, H, W]) });
+      assert.equal(Number.isFinite((inf[FINITE]!.data as Float32Array)[0]!), false);
+    } finally {
+      await s.release();
+    }
+  }
+});
 
 test('packing head: not for a model without a float image output or before opset 13', () => {
   const m = identityModel(DataType.FLOAT);

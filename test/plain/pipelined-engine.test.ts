@@ -14,6 +14,7 @@ import { ModelSession } from '../../src/runtime/session.ts';
 import { float32Of } from '../../src/runtime/tensor.ts';
 import type { WireTensor } from '../../src/runtime/protocol.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
+import { packedFromPlanar } from '../../src/temporal/planes.ts';
 import type { PlanarFrame } from '../../src/temporal/upscaler.ts';
 import { needShared, shared } from '../helpers/shared.ts';
 
@@ -63,6 +64,17 @@ for (const weight of [0.2, 'auto'] as const) {
     assert.deepEqual(again.rgb, expected[3]!.rgb, 'restored from a pipelined snapshot');
   });
 }
+
+test('processPacked with an 8-bit packing head: 8-bit frames packed by the graph, 16-bit ones by JavaScript, both as packing the float frames', { skip }, async () => {
+  await using ref = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.2, device: 'cpu' });
+  await using head = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.2, device: 'cpu', packedOutput: 8 });
+  const frames = clip();
+  const got = await Promise.all(frames.map(({ f, cut }, i) => head.processPacked(f, i % 2 ? 16 : 8, { cut })));
+  for (let i = 0; i < frames.length; i++) {
+    const o = await ref.process(frames[i]!.f, { cut: frames[i]!.cut });
+    assert.deepEqual(got[i]!.data, packedFromPlanar(o.rgb, o.width, o.height, i % 2 ? 16 : 8), `frame ${i}`);
+  }
+});
 
 test('reset() with frames still in flight: the next frame starts from no history all the same', { skip }, async () => {
   await using up = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.5, device: 'cpu' });

@@ -31,7 +31,7 @@ export interface ValueInfo {
 /** Main thread → worker. */
 export type Request =
   | { type: 'load'; model: Uint8Array; devices: Device[]; cpu: CpuOptions }
-  | { type: 'run'; feeds: Record<string, WireTensor>; carry?: Carry; fetch?: string[] }
+  | { type: 'run'; feeds: Record<string, WireTensor>; carry?: Carry; fetch?: string[]; into?: Record<string, ArrayBuffer> }
   | { type: 'take'; copy: boolean }
   | { type: 'close' };
 

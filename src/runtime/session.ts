@@ -132,7 +132,7 @@ export class ModelSession implements AsyncDisposable {
    * redone another way: out of memory (`error` is the `resources` error), or a carried run after a
    * failed one (`broken`: the chain is broken until a run feeds the input again). `nonFinite` says
    * a guarded run's outputs held NaN/Inf (they were not kept). The kept output itself is not
-   * returned (see {@link take}); `fetch` names the outputs wanted (default: all). Either way
+   * returned (see {@link take}); `fetch` names the outputs wanted (default: all); `into` lends buffers (transferred) that outputs of the same byte size are copied into, instead of new ones. Either way
    * `inputs` hands the feeds' buffers back for reuse.
    * Other failures throw a `model` error.
    */
@@ -140,13 +140,15 @@ export class ModelSession implements AsyncDisposable {
     feeds: Record<string, WireTensor>,
     carry: Carry | undefined,
     fetch?: string[],
+    into?: Record<string, ArrayBuffer>,
   ): Promise<
     | { ok: true; outputs: Record<string, OutTensor>; nonFinite: boolean; inputs: Record<string, WireTensor> | undefined }
     | { ok: false; broken: boolean; error: ParagonError; inputs: Record<string, WireTensor> | undefined }
   > {
     const transfer = new Set<ArrayBuffer>();
     for (const t of Object.values(feeds)) transfer.add(t.data.buffer as ArrayBuffer);
-    const reply = await this.#call({ type: 'run', feeds, ...(carry ? { carry } : {}), ...(fetch ? { fetch } : {}) }, [...transfer]);
+    for (const b of Object.values(into ?? {})) transfer.add(b);
+    const reply = await this.#call({ type: 'run', feeds, ...(carry ? { carry } : {}), ...(fetch ? { fetch } : {}), ...(into ? { into } : {}) }, [...transfer]);
     if (!reply.ok) {
       const error = reply.oom
         ? new ParagonError('resources', `out of memory on ${this.#device}: ${reply.message}`, { file: this.#label })

@@ -51,7 +51,7 @@ async function load(id: number, req: Extract<Request, { type: 'load' }>): Promis
 let kept: ort.Tensor | undefined;
 let broken = false;
 
-async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined, fetch: string[] | undefined): Promise<void> {
+async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined, fetch: string[] | undefined, into: Record<string, ArrayBuffer> = {}): Promise<void> {
   // The feeds' buffers were transferred here; they go back with the reply, so the main thread can
   // fill them with the next frame instead of allocating (and page-faulting) fresh megabytes.
   const back = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
@@ -81,6 +81,16 @@ async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry |
     for (const [name, t] of Object.entries(out)) {
       if (carry && name === carry.output) continue;
       const data = t.data as OutTensor['data'];
+      const mine = into[name];
+      if (mine && mine.byteLength === data.byteLength) {
+        // Into the caller's own buffer: ORT's is garbage at once (a cheap young collection here),
+        // and the main thread sees no new megabytes a frame, nor the full collections they bring.
+        const filled = new (data.constructor as Uint8ArrayConstructor)(mine);
+        filled.set(data as Uint8Array);
+        outputs[name] = { type: t.type as OutTensor['type'], data: filled, dims: [...t.dims] };
+        transfer.push(mine);
+        continue;
+      }
       outputs[name] = { type: t.type as OutTensor['type'], data, dims: [...t.dims] };
       // ORT hands back exactly-sized buffers; a view into a shared one must be copied, not transferred.
       if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) transfer.push(data.buffer as ArrayBuffer);
@@ -116,7 +126,7 @@ let queue: Promise<void> = Promise.resolve();
 port.on('message', (msg: Request & { id: number }) => {
   const { id } = msg;
   const task = (): Promise<void> =>
-    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry, msg.fetch) : msg.type === 'take' ? Promise.resolve(take(id, msg.copy)) : release(id);
+    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry, msg.fetch, msg.into) : msg.type === 'take' ? Promise.resolve(take(id, msg.copy)) : release(id);
   queue = queue.then(task).catch((e) => reply(failure(id, e)));
 });
 

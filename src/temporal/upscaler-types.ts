@@ -84,4 +84,10 @@ export interface FrameOptions {
   readonly alpha?: Float32Array | number;
   /** Hand the frame's planes over: they may be detached, and come back through `recycle`. */
   readonly take?: boolean;
+  /**
+   * processPacked: a buffer for the packed frame, used when the graph packs it and the sizes
+   * match (the result's `data` is then a view of it), so a clip's frames need no new megabytes
+   * each. Lent: the caller must not use it again (it may be detached).
+   */
+  readonly into?: ArrayBuffer;
 }

@@ -281,7 +281,8 @@ export class TemporalUpscaler implements AsyncDisposable {
     const kept = keep ? [roles.feature!] : [];
     // Without it (or at a depth it lacks), the float image, and not the head's outputs.
     const fetch = head ? [head, FINITE, ...kept] : this.#packHead.size > 0 ? [roles.output, ...kept] : undefined;
-    const reply = this.#session.runCarried(wired, keep ? { input: roles.prev!, output: roles.feature!, guard } : undefined, fetch);
+    const into = head && opts.into ? { [head]: opts.into } : undefined;
+    const reply = this.#session.runCarried(wired, keep ? { input: roles.prev!, output: roles.feature!, guard } : undefined, fetch, into);
     reply.catch(() => undefined);
     if (keep) {
       this.#state = undefined;

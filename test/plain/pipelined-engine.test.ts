@@ -65,14 +65,21 @@ for (const weight of [0.2, 'auto'] as const) {
   });
 }
 
-test('processPacked with an 8-bit packing head: 8-bit frames packed by the graph, 16-bit ones by JavaScript, both as packing the float frames', { skip }, async () => {
+test('processPacked with an 8-bit packing head: 8-bit frames packed by the graph (into a lent buffer when it fits), 16-bit ones by JavaScript, all as packing the float frames', { skip }, async () => {
   await using ref = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.2, device: 'cpu' });
   await using head = await openUpscaler(undefined, { mode: 'video', historyWeight: 0.2, device: 'cpu', packedOutput: 8 });
   const frames = clip();
-  const got = await Promise.all(frames.map(({ f, cut }, i) => head.processPacked(f, i % 2 ? 16 : 8, { cut })));
+  // Lent buffers: of the packed frame's size (filled, the result a view of it), of another size
+  // (not used), and none.
+  const size = 3 * 4 * H * W;
+  const lent = frames.map((_, i) => (i % 3 === 0 ? new ArrayBuffer(size) : i % 3 === 1 ? new ArrayBuffer(size + 3) : undefined));
+  const got = await Promise.all(frames.map(({ f, cut }, i) => head.processPacked(f, i % 2 ? 16 : 8, { cut, ...(lent[i] ? { into: lent[i] } : {}) })));
   for (let i = 0; i < frames.length; i++) {
     const o = await ref.process(frames[i]!.f, { cut: frames[i]!.cut });
     assert.deepEqual(got[i]!.data, packedFromPlanar(o.rgb, o.width, o.height, i % 2 ? 16 : 8), `frame ${i}`);
+    if (lent[i] && i % 2 === 0) assert.equal(lent[i]!.byteLength, 0, `frame ${i}: the lent buffer went to the worker`);
+    // The 8-bit frames the graph packed went into the lent buffer when it had their size.
+    if (i % 3 === 0 && i % 2 === 0) assert.equal(got[i]!.data.buffer.byteLength, size, `frame ${i}: written into the lent buffer`);
   }
 });
 

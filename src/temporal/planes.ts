@@ -104,6 +104,29 @@ export function planarFromPacked(data: Uint8Array | Uint16Array, width: number, 
 }
 
 /**
+ * ffmpeg's planar gbrp / gbrp16le samples (G, B, R planes) → planar float RGB 0..1, as
+ * {@link planarFromPacked} gives for the same frame packed: a scale per plane, nothing to
+ * deinterleave. Fills `into` when given (length 3·w·h).
+ */
+export function planarFromGbrp(data: Uint8Array | Uint16Array, width: number, height: number, into?: Float32Array): Float32Array {
+  const n = width * height;
+  const out = into ?? new Float32Array(3 * n);
+  if (data.length !== 3 * n || out.length !== 3 * n) throw new RangeError(`planarFromGbrp: ${data.length} samples, ${out.length} planes for ${width}x${height}`);
+  const k = 1 / (data instanceof Uint16Array ? 65535 : 255);
+  // Output plane c (R, G, B) comes from input plane 2, 0, 1.
+  for (const [to, from] of [
+    [0, 2],
+    [1, 0],
+    [2, 1],
+  ] as const) {
+    const o = to * n;
+    const i = from * n;
+    for (let j = 0; j < n; j++) out[o + j] = data[i + j]! * k;
+  }
+  return out;
+}
+
+/**
  * Planar float RGB (0..1) → packed 8- or 16-bit samples: v·max + 0.5 in float32 arithmetic,
  * clamped to [0, max] and truncated — rounding half up, NaN to 0. Float32, not JavaScript's
  * doubles, so the graph's own packing head (src/graph/pack-head.ts) gives the same bytes. Fills

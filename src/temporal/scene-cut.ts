@@ -25,12 +25,20 @@
 /** Longest side of the analysis image. */
 export const ANALYSIS_SIZE = 64;
 
-/** A frame of packed RGB samples (a decoded video frame fits). */
+/** A frame of RGB samples (a decoded video frame fits): interleaved, or G, B, R planes ('gbrp'). */
 export interface RgbFrame {
   readonly width: number;
   readonly height: number;
   readonly data: Uint8Array | Uint16Array;
   readonly bitDepth: 8 | 16;
+  /** Default 'packed'. */
+  readonly layout?: 'packed' | 'gbrp';
+}
+
+/** Where R, G and B of pixel 0 are in a frame's samples, and the step from one pixel to the next. */
+export function sampleOffsets(frame: RgbFrame): { r: number; g: number; b: number; step: number } {
+  const n = frame.width * frame.height;
+  return frame.layout === 'gbrp' ? { r: 2 * n, g: 0, b: n, step: 1 } : { r: 0, g: 1, b: 2, step: 3 };
 }
 
 /** Tuning of {@link SceneCutDetector}; the defaults suit 24–60 fps video. */
@@ -65,7 +73,7 @@ export function analysisSize(width: number, height: number): { width: number; he
 }
 
 /**
- * Box-average packed RGB down to `w × h`, as 8-bit-scale floats (R, G, B interleaved). Cells
+ * Box-average RGB (either layout) down to `w × h`, as 8-bit-scale floats (R, G, B interleaved). Cells
  * larger than 4×4 pixels are averaged over a regular grid of at least 4×4 samples rather than
  * every pixel: plenty for a 64-pixel analysis image, and it keeps a 4K frame at well under a
  * millisecond or two.
@@ -78,13 +86,14 @@ export function shrinkRgb(frame: RgbFrame, w: number, h: number): Float32Array {
   const count = new Float64Array(w * h);
   const colOf = new Int32Array(W);
   for (let x = 0; x < W; x++) colOf[x] = Math.min(w - 1, Math.floor((x * w) / W));
+  const at = sampleOffsets(frame);
   for (let y = step >> 1; y < H; y += step) {
     const row = Math.min(h - 1, Math.floor((y * h) / H)) * w;
-    for (let x = step >> 1, p = (y * W + x) * 3; x < W; x += step, p += 3 * step) {
+    for (let x = step >> 1, p = (y * W + x) * at.step; x < W; x += step, p += at.step * step) {
       const o = row + colOf[x]!;
-      sum[3 * o]! += data[p]!;
-      sum[3 * o + 1]! += data[p + 1]!;
-      sum[3 * o + 2]! += data[p + 2]!;
+      sum[3 * o]! += data[p + at.r]!;
+      sum[3 * o + 1]! += data[p + at.g]!;
+      sum[3 * o + 2]! += data[p + at.b]!;
       count[o]!++;
     }
   }

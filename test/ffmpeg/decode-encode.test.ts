@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeFrames, type Frame } from '../../src/video/decode.ts';
 import { createEncoder, type EncoderOptions } from '../../src/video/encode.ts';
+import { framePlanes } from '../../src/video/frame.ts';
 import { probeMedia, type MediaInfo } from '../../src/video/probe.ts';
 import { clip, ffmpeg, ffprobe, streams, tmp, videoPts } from '../helpers/media.ts';
 import { needShared, shared } from '../helpers/shared.ts';
@@ -148,6 +149,21 @@ test('10-bit source decodes to 16-bit samples and encodes 10-bit where the codec
   const back = await decodeAll(tmp('ten-ffv1.mkv'));
   assert.equal(back[0]!.bitDepth, 16);
   assert.deepEqual(back[0]!.data, f.data);
+});
+
+test("layout 'gbrp': ffmpeg's planar samples, the same frames as packed (8-bit 4:2:0 with audio, 10-bit)", async () => {
+  for (const name of ['cfr-audio.mp4', 'ten-bit.mkv'] as const) {
+    const src = await clip(name);
+    const packed = await decodeAll(src);
+    const planar: Frame[] = [];
+    for await (const f of decodeFrames(src, { layout: 'gbrp' })) planar.push(f);
+    assert.equal(planar.length, packed.length, name);
+    for (const [i, f] of planar.entries()) {
+      const p = packed[i]!;
+      assert.deepEqual([f.layout, f.pts, f.bitDepth, f.width, f.height], ['gbrp', p.pts, p.bitDepth, p.width, p.height], `${name} frame ${i}`);
+      assert.deepEqual(framePlanes(f), framePlanes(p), `${name} frame ${i}`);
+    }
+  }
 });
 
 /** Mean RGB of a rectangle of a frame, on the 8-bit scale. */

@@ -94,6 +94,21 @@ test('16-bit frames get the same scores as their 8-bit originals', () => {
   }
 });
 
+test('planar (gbrp) frames get exactly the scores of the same frames packed', () => {
+  const toGbrp = (f: RgbFrame): RgbFrame => {
+    const n = f.width * f.height;
+    const data = new Uint8Array(3 * n);
+    for (let i = 0; i < n; i++) [data[2 * n + i], data[i], data[n + i]] = [f.data[3 * i]!, f.data[3 * i + 1]!, f.data[3 * i + 2]!];
+    return { ...f, data, layout: 'gbrp' };
+  };
+  const a = shot(11);
+  const frames = [a(0), a(4), a(8), shot(12)(0), a(12)];
+  const packed = new SceneCutDetector();
+  const planar = new SceneCutDetector();
+  for (const f of frames) assert.deepEqual(planar.push(toGbrp(f)), packed.push(f));
+  assert.deepEqual(shrinkRgb(toGbrp(frames[0]!), 16, 9), shrinkRgb(frames[0]!, 16, 9));
+});
+
 test('first frame, minimum first shot, reset() and size changes', () => {
   const det = new SceneCutDetector();
   const a = shot(11);

@@ -201,7 +201,10 @@ export class VideoRun {
     let t = performance.now();
     for await (const f of this.#frames!) {
       if (f.index === 0) pts0 = f.pts;
-      if (f.index < range.from) continue;
+      if (f.index < range.from) {
+        this.#frames!.recycle(f.data);
+        continue;
+      }
       // An excerpt starts where the source starts.
       if (f.index === range.from && cp.framesDone === 0) this.#shift = f.pts - pts0;
       const d = detector.push(f);
@@ -209,10 +212,12 @@ export class VideoRun {
         if (d.cut) replayed.push(f.index);
         if (f.index === resumeAt - 1 && replayed.join() !== this.#cuts.filter((c) => c < resumeAt).join())
           this.#c.notice(`scene cuts of the finished part differ from the interrupted run's (${replayed.join(', ') || 'none'}); continuing`);
+        this.#frames!.recycle(f.data);
         continue;
       }
       if (d.cut) this.#cuts.push(f.index);
       const item: Item = { index: f.index, pts: f.pts, width: f.width, height: f.height, rgb: framePlanes(f, this.#c.pool.take(3 * f.width * f.height)), cut: d.cut, last: false };
+      this.#frames!.recycle(f.data);
       item.last = (f.index + 1 - range.from) % cp.segmentFrames === 0 || (range.to !== undefined && f.index === range.to - 1);
       this.decode.add(performance.now() - t);
       if (held) yield held;

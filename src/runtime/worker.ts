@@ -50,6 +50,13 @@ async function load(id: number, req: Extract<Request, { type: 'load' }>): Promis
 /** Feature state kept between runs (see `Carry` in protocol.ts). */
 let kept: ort.Tensor | undefined;
 let broken = false;
+/**
+ * The state before `kept`, free once `kept` was made: the next carried run has ORT write its
+ * state straight into it (a preallocated output). The binding still hands back a copy, but that
+ * one dies at once, young; without this every frame's state (15 MB at 640×360) lived a frame,
+ * was promoted, and brought a full collection every few frames.
+ */
+let spare: ort.Tensor | undefined;
 
 async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined, fetch: string[] | undefined, into: Record<string, ArrayBuffer> = {}): Promise<void> {
   // The feeds' buffers were transferred here; they go back with the reply, so the main thread can
@@ -59,12 +66,18 @@ async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry |
   if (!session) return fail({ id, ok: false, message: 'no model loaded', oom: false });
   const inputs: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data, t.dims);
+  // A carried state has the size of the state it follows (the frame size did not change).
+  let target: ort.Tensor | undefined;
   if (carry && !(carry.input in inputs)) {
     if (broken || !kept) return fail({ id, ok: false, message: 'no carried feature state (an earlier run failed)', oom: false, broken: true });
     inputs[carry.input] = kept;
+    if (spare && spare.type === kept.type && spare.data.length === kept.data.length) target = new ort.Tensor(kept.type as 'float32', spare.data as Float32Array, kept.dims);
   }
   try {
-    const out = fetch ? await session.run(inputs, fetch) : await session.run(inputs);
+    const names = fetch ?? session.outputNames;
+    const out = target
+      ? await session.run(inputs, Object.fromEntries(names.map((n) => [n, n === carry!.output ? target : null])) as ort.InferenceSession.FetchesType)
+      : await session.run(inputs, [...names]);
     let nonFinite = false;
     if (carry) {
       const f = out[carry.output];
@@ -72,7 +85,9 @@ async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry |
       nonFinite = carry.guard === true && Object.values(out).some((t) => (t.type === 'float32' || t.type === 'float16') && anyNonFinite(t.data as Float32Array | Uint16Array));
       if (nonFinite) broken = true;
       else {
-        kept = f;
+        // The state before is free now (it was this run's input, or not used at all).
+        if (kept && kept !== target) spare = kept;
+        kept = target ?? f;
         broken = false;
       }
     }

@@ -146,7 +146,7 @@ port.on('message', (msg: Request & { id: number }) => {
 });
 
 async function release(id: number): Promise<void> {
-  kept = undefined;
+  kept = spare = undefined;
   await session?.release();
   session = undefined;
   reply({ id, ok: true, closed: true });

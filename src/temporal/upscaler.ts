@@ -39,7 +39,6 @@ export class TemporalUpscaler implements AsyncDisposable {
   readonly #estimator: HistoryWeightEstimator | undefined;
   readonly #bakedAlpha: number;
   readonly #overlap: number;
-  /** The session has the packing head (graph/pack-head.ts). */
   /** Depths the session's packing head gives (graph/pack-head.ts); others are packed here. */
   readonly #packHead: ReadonlySet<8 | 16>;
   #info: ModelInfo;

@@ -9,7 +9,7 @@
  * - Depth: sources above 8 bits decode to rgb48le (16-bit samples), others to rgb24.
  * - Layout: packed (rgb24/rgb48le), or planar on request (`layout: 'gbrp'`: ffmpeg's gbrp and
  *   gbrp16le, the same samples — checked bit for bit on 8- and 10-bit, 4:2:0 and 4:4:4 sources —
- *   for a quarter of the conversion time, 2 ms a frame less at 640×360: what the video pipeline
+ *   for a quarter of the conversion time, about 1.5 ms a frame less at 640×360: what the video pipeline
  *   takes, as it wants planes anyway).
  * - Time: `passthrough` frame timing (no frame dropped or duplicated, VFR kept) and `-copyts`
  *   (container timestamps, not shifted to 0). A `showinfo` filter ahead of everything else

@@ -1,5 +1,5 @@
 /**
- * The content-adaptive history weight: the window mean and the noise estimators on seeded noise,
+ * The content-adaptive history weight: the window mean, the fused map against it, and the noise estimators on seeded noise,
  * the map on a real frame (W where still, 0 where the content changed), the clean-input gate,
  * resets; then through the frame engine on the official Realtime weights: a per-pixel map tiles
  * and pads like the frame, and on a short static noisy clip `auto` is steadier than the blind blend.
@@ -17,6 +17,7 @@ import {
   estimateNoise,
   estimateNoiseSpatial,
   frameLuma,
+  historyWeightMap,
 } from '../../src/temporal/history-weight.ts';
 
 const OFFICIAL = shared('models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
@@ -37,6 +38,35 @@ test('boxMean: window means with the window clipped at the edges', () => {
   assert.ok(Math.abs(m[5]! - (1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11) / 9) < 1e-6, 'inside: 3×3');
   assert.ok(Math.abs(m[7]! - (3 + 4 + 7 + 8 + 11 + 12) / 6) < 1e-6, 'right edge: 2×3');
   assert.deepEqual([...boxMean(src, 4, 3, 0)], [...src], 'radius 0 is the identity');
+});
+
+test('historyWeightMap (window means fused with the map) equals the map spelled out with boxMean', () => {
+  // Odd sizes and a frame narrower than the window, so every edge case of the fused loops runs.
+  for (const [w, h, r] of [
+    [37, 23, 2],
+    [4, 9, 2],
+    [16, 16, 1],
+  ] as const) {
+    const y = Float32Array.from(gaussianNoise(w * h, 6, 3, w), (v, i) => 120 + 40 * Math.sin(i / 7) + v / 3);
+    // The reference: the same content with other noise, brighter in the right third (a change).
+    const ref = Float32Array.from(gaussianNoise(w * h, 6, 4, w), (v, i) => 120 + 40 * Math.sin(i / 7) + v / 3 + (i % w >= (2 * w) / 3 ? 30 : 0));
+    const refVar = Float32Array.from({ length: w * h }, (_, i) => (i % 5) / 4);
+    const sigma = 2.5;
+    const got = historyWeightMap(y, ref, refVar, w, h, sigma, { radius: r });
+    const d = Float32Array.from(y, (v, i) => v - ref[i]!);
+    const signed = boxMean(d, w, h, r);
+    const abs = boxMean(d.map(Math.abs), w, h, r);
+    const [k, am, as] = [2 * r + 1, Math.sqrt(2 / Math.PI), Math.sqrt(1 - 2 / Math.PI)];
+    let changed = 0;
+    for (let i = 0; i < w * h; i++) {
+      const sd = sigma * Math.sqrt(1 + refVar[i]!);
+      const z = Math.max(Math.abs(signed[i]!) / (sd / k), (abs[i]! - am * sd) / ((as * sd) / k));
+      const want = 0.9 * Math.min(1, Math.max(0, (6 - z) / 3));
+      assert.ok(Math.abs(got[i]! - want) < 1e-5, `${w}x${h} r ${r} pixel ${i}: ${got[i]} vs ${want}`);
+      if (want < 0.9) changed++;
+    }
+    assert.ok(changed > 0 && changed < w * h, `${w}x${h}: both kept and dropped history (${changed} of ${w * h} below W)`);
+  }
 });
 
 test('noise estimators: seeded Gaussian noise on a flat frame reads its σ; no noise reads ~0', () => {

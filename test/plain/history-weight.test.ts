@@ -1,7 +1,7 @@
 /**
- * The content-adaptive history weight: the window mean, the fused map against it, and the noise estimators on seeded noise,
- * the map on a real frame (W where still, 0 where the content changed), the clean-input gate,
- * resets; then through the frame engine on the official Realtime weights: a per-pixel map tiles
+ * The content-adaptive history weight: the window mean, the fused map against it, the noise
+ * estimators on seeded noise, the map on a real frame (W where still, 0 where the content
+ * changed), the clean-input gate, resets; then through the frame engine on the official Realtime weights: a per-pixel map tiles
  * and pads like the frame, and on a short static noisy clip `auto` is steadier than the blind blend.
  */
 import { test } from 'node:test';

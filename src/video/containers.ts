@@ -103,7 +103,12 @@ export function streamArgs(
   const args: string[] = [];
   audio.forEach((a, k) => {
     args.push('-map', `1:${a.index}`);
-    if (!c.audio || c.audio.has(a.codec)) return void args.push(`-c:a:${k}`, 'copy');
+    if (!c.audio || c.audio.has(a.codec)) {
+      // Opus in MP4 is standard (and plain in ffmpeg ≥ 4.3); older builds, such as the npm-installed
+      // one, call their writer experimental and refuse it unless told otherwise.
+      if (a.codec === 'opus' && c.format === 'mp4' && !args.includes('-strict')) args.push('-strict', 'experimental');
+      return void args.push(`-c:a:${k}`, 'copy');
+    }
     const fb = c.audioFallback;
     const kbps = fb.bitrate * Math.max(1, Math.ceil((a.channels ?? 2) / 2));
     args.push(`-c:a:${k}`, fb.encoder, ...(fb.bitrate ? [`-b:a:${k}`, `${kbps}k`] : []));

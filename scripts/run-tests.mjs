@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suite with Node's test runner through tsx. Node 20's `--test` does not expand glob
 // patterns, so the files are listed here. Usage: node scripts/run-tests.mjs [GROUP...] where GROUP is
-// plain, ffmpeg, browser or gpu (default: all groups).
+// plain, ffmpeg, browser or gpu (default: all groups), or test files.
 import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -27,7 +27,8 @@ function find(dir) {
   return out;
 }
 
-const files = wanted.flatMap((g) => find(path.join(root, 'test', g)));
+// A test file named instead of a group runs on its own (e.g. test/ffmpeg/probe.test.ts).
+const files = wanted.flatMap((g) => (g.endsWith('.test.ts') ? [path.resolve(g)] : find(path.join(root, 'test', g))));
 if (files.length === 0) {
   console.error(`no test files for groups: ${wanted.join(', ')}`);
   process.exit(2);

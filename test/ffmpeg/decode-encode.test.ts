@@ -9,6 +9,7 @@ import { decodeFrames, type Frame } from '../../src/video/decode.ts';
 import { createEncoder, type EncoderOptions } from '../../src/video/encode.ts';
 import { framePlanes } from '../../src/video/frame.ts';
 import { probeMedia, type MediaInfo } from '../../src/video/probe.ts';
+import { lacking } from '../helpers/ffmpeg-features.ts';
 import { clip, ffmpeg, ffprobe, streams, tmp, videoPts } from '../helpers/media.ts';
 import { needShared, shared } from '../helpers/shared.ts';
 
@@ -57,7 +58,7 @@ test('CFR + audio → mp4: same frame count, same pts, audio copied, drift ≤ 1
   assert.deepEqual(r.notices, []);
 });
 
-test('VFR + audio: every timestamp survives into mp4 (exact) and mkv (1 ms ticks), still VFR', async () => {
+test('VFR + audio: every timestamp survives into mp4 (exact) and mkv (1 ms ticks), still VFR', { skip: await lacking({ behaviour: 'mp4-enc-time-base' }) }, async () => {
   const src = await clip('vfr-audio.mp4');
   const srcPts = await videoPts(src);
   assert.equal(srcPts.length, 60);

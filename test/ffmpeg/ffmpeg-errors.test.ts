@@ -75,7 +75,7 @@ test('a truncated Matroska file (no frame count, only a duration): exit 4 naming
   const cut = tmp('e-truncated.mkv');
   writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
   const dir = outDir('truncated-mkv-out');
-  await assert.rejects(pipe(cut, path.join(dir, 'out.mkv')), isCode(4, /e-truncated\.mkv: damaged or truncated: decoded \d+ frames, up to [\d.]+ s of 2\.000 s \(.*ended prematurely/));
+  await assert.rejects(pipe(cut, path.join(dir, 'out.mkv')), isCode(4, /e-truncated\.mkv: damaged or truncated: decoded \d+ frames, up to [\d.]+ s of 2\.000 s \((.*ended prematurely|Read error)\)/));
   assert.deepEqual(readdirSync(dir), []);
   // The whole file decodes without complaint.
   assert.equal(await drain(whole), 50);
@@ -150,10 +150,15 @@ test('file names with a leading dash and a colon work as input and output', asyn
   try {
     writeFileSync('-in:put.mkv', new Uint8Array(readFileSync(src)));
     await pipe('-in:put.mkv', '-out:put.mp4');
-    assert.equal(await drain('-out:put.mp4'), 25);
+    // As many frames as the same file under a plain name: an older ffmpeg (the npm-installed
+    // build) ends an mp4 it writes from a pipe before the last frame, names or not.
+    await pipe('-in:put.mkv', 'plain.mp4');
+    const plain = await drain('plain.mp4');
+    assert.ok(plain >= 24, `${plain} frames in plain.mp4`);
+    assert.equal(await drain('-out:put.mp4'), plain);
     await pipe('-in:put.mkv', 'file:out.mkv');
     assert.equal(await drain('file:out.mkv'), 25);
-    assert.deepEqual(readdirSync('.').sort(), ['-in:put.mkv', '-out:put.mp4', 'file:out.mkv']);
+    assert.deepEqual(readdirSync('.').sort(), ['-in:put.mkv', '-out:put.mp4', 'file:out.mkv', 'plain.mp4']);
   } finally {
     process.chdir(cwd);
   }

@@ -18,7 +18,8 @@ import { decodeFrames, type Frame } from '../../src/video/decode.ts';
 import { framePlanes } from '../../src/video/frame.ts';
 import { hdrFromSideData } from '../../src/video/hdr.ts';
 import { probeMedia } from '../../src/video/probe.ts';
-import { clip, ffmpeg, streams, videoPts } from '../helpers/media.ts';
+import { lacking } from '../helpers/ffmpeg-features.ts';
+import { clip, ffmpeg, ffprobe, streams, videoPts } from '../helpers/media.ts';
 import { needShared, ROOT, shared } from '../helpers/shared.ts';
 import { decodeAll, ends, meanAbsDiff, needModel, shrink, upscale } from './upscale-helpers.ts';
 
@@ -136,7 +137,7 @@ test('temporal smoothing: on a still, noisy shot the output flickers less than w
   assert.ok(auto < 0.75 * off && auto <= strong, msg);
 });
 
-test('VFR + audio: every timestamp kept in mp4 (exact) and mkv (1 ms), still VFR, audio in sync', { skip: needModel }, async () => {
+test('VFR + audio: every timestamp kept in mp4 (exact) and mkv (1 ms), still VFR, audio in sync', { skip: needModel || (await lacking({ behaviour: 'mp4-enc-time-base' })) }, async () => {
   const src = await clip('vfr-audio.mp4');
   const srcPts = await videoPts(src);
   for (const ext of ['mp4', 'mkv']) {
@@ -188,7 +189,7 @@ test('10-bit source: 16-bit samples through the model, 10-bit x265 out; FFV1 kee
   assert.ok(fine > f!.data.length / 2, `only ${fine} of ${f!.data.length} samples off the 8-bit grid`);
 });
 
-test('HDR (PQ) source: mastering display and light levels carried by x265 and SVT-AV1, a notice elsewhere', { skip: needModel }, async () => {
+test('HDR (PQ) source: mastering display and light levels carried by x265 and SVT-AV1, a notice elsewhere', { skip: needModel || (await lacking({ encoder: 'libx265' }, { encoder: 'libsvtav1' })) }, async () => {
   const src = at('pq.mkv');
   const md = 'G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)';
   await ffmpeg([
@@ -202,9 +203,7 @@ test('HDR (PQ) source: mastering display and light levels carried by x265 and SV
     contentLight: { maxCll: 1000, maxFall: 400 },
   });
   const sideData = async (file: string): Promise<Record<string, unknown>[]> => {
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_frames', '-show_entries', 'frame=side_data_list', '-of', 'json', file], (e, o) => (e ? reject(e) : resolve(o))),
-    );
+    const out = await ffprobe(['-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_frames', '-show_entries', 'frame=side_data_list', '-of', 'json', file]);
     return (JSON.parse(out) as { frames: { side_data_list?: Record<string, unknown>[] }[] }).frames[0]?.side_data_list ?? [];
   };
   const want = (await sideData(src)).filter((d) => /Mastering|light level/.test(String(d.side_data_type)));

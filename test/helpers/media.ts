@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { locateFfmpeg } from '../../src/video/ffmpeg.ts';
+import { has } from './ffmpeg-features.ts';
 
 let dir: string | undefined;
 
@@ -102,7 +103,9 @@ async function makeClip(name: ClipName): Promise<string> {
     // 90 = counter-clockwise in ffprobe terms, i.e. displayed rotated 90° anticlockwise.
     await ffmpeg(['-i', await clip('marker.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', out]);
   } else {
-    await ffmpeg([...RECIPES[name], out]);
+    // -fps_mode arrived in ffmpeg 5.1; older builds (the npm-installed one) spell it -vsync.
+    const fpsMode = (await has({ option: 'fps_mode' })) ? '-fps_mode' : '-vsync';
+    await ffmpeg([...RECIPES[name].map((a) => (a === '-fps_mode' ? fpsMode : a)), out]);
   }
   return out;
 }

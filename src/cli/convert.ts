@@ -1,14 +1,13 @@
 /**
- * `paragon convert WEIGHTS -o OUT.onnx`: build the ONNX graph of a ParagonSR2 checkpoint in
- * TypeScript. Prints what it detected and what it wrote. The file appears atomically (temp file
- * beside OUT, then rename), so a failure never leaves a half-written model.
+ * `paragon convert WEIGHTS -o OUT.onnx`: {@link convert} (src/api/model.ts) from the flags, then
+ * what it detected and what it wrote. The file appears atomically (temp file beside OUT, then
+ * rename), so a failure never leaves a half-written model.
  */
-import { rename, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
 import { parseSize, rejectUnknownFlags } from './args.ts';
-import { ParagonError, usageError } from '../errors.ts';
-import { convertCheckpoint, readOnnxInfo, type OnnxIO } from '../graph/index.ts';
+import { usageError } from '../errors.ts';
+import { convert } from '../api/model.ts';
+import type { OnnxIO } from '../graph/index.ts';
 import { describeArch } from '../weights/state-dict.ts';
 import { VARIANTS, type Variant } from '../weights/types.ts';
 
@@ -35,9 +34,7 @@ export default defineCommand({
     const out = a.output;
     if (out === undefined) throw usageError('convert: missing -o OUT.onnx');
     if (!out.toLowerCase().endsWith('.onnx')) throw usageError(`-o ${out}: the output must be an .onnx file`);
-    if (a.weights.toLowerCase().endsWith('.onnx')) throw usageError(`${a.weights} is already ONNX (see: paragon info ${a.weights})`);
-    if (a.variant !== undefined && !(VARIANTS as readonly string[]).includes(a.variant))
-      throw usageError(`--variant ${a.variant}: expected one of ${VARIANTS.join(', ')}`);
+    // The rest is checked by convert() (src/api/model.ts); here only what the flags' text says.
     const scale = a.scale === undefined ? undefined : Number(a.scale);
     if (scale !== undefined && (!Number.isInteger(scale) || scale < 1 || scale > 4)) throw usageError(`--scale ${a.scale}: expected 1, 2, 3 or 4`);
     const alpha = a.upsamplerAlpha === undefined ? undefined : Number(a.upsamplerAlpha);
@@ -45,7 +42,8 @@ export default defineCommand({
       throw usageError(`--upsampler-alpha ${a.upsamplerAlpha}: expected a number in [0, 1]`);
     const size = a.static === undefined ? undefined : parseSize(a.static);
 
-    const conv = await convertCheckpoint(a.weights, {
+    const conv = await convert(a.weights, {
+      output: out,
       video: a.video === true,
       fp16: a.fp16 === true,
       literal: a.literal === true,
@@ -54,27 +52,15 @@ export default defineCommand({
       ...(scale !== undefined ? { scale } : {}),
       ...(alpha !== undefined ? { upsamplerAlpha: alpha } : {}),
     });
-    const ck = conv.checkpoint;
     const say = (line: string) => process.stdout.write(`${line}\n`);
-    say(`detected: ${describeArch(conv.arch)}, ${ck.params.toLocaleString('en-US')} params`);
+    say(`detected: ${describeArch(conv.arch)}, ${conv.params.toLocaleString('en-US')} params`);
     say(
-      ck.official
-        ? `checkpoint: official ParagonSR2 v11 ${ck.official} release (sha256 ${ck.sha256.slice(0, 12)}…)`
-        : `checkpoint: not an official release (sha256 ${ck.sha256.slice(0, 12)}…)`,
+      conv.official
+        ? `checkpoint: official ParagonSR2 v11 ${conv.official} release (sha256 ${conv.sha256.slice(0, 12)}…)`
+        : `checkpoint: not an official release (sha256 ${conv.sha256.slice(0, 12)}…)`,
     );
     say(`upsampler_alpha: ${conv.upsamplerAlpha} (${conv.upsamplerAlphaSource})`);
-
-    const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.tmp`);
-    try {
-      await writeFile(tmp, conv.bytes);
-      await rename(tmp, out);
-    } catch (e) {
-      await unlink(tmp).catch(() => {});
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOSPC') throw new ParagonError('resources', 'no space left on the device', { file: out, cause: e });
-      throw new ParagonError('usage', `cannot write the model (${code ?? (e as Error).message})`, { file: out, cause: e });
-    }
-    const info = readOnnxInfo(conv.bytes, out);
+    const info = conv.onnx;
     const st = size ? `static ${size[0]}x${size[1]}` : 'dynamic size';
     say(`wrote: ${out} (${mb(conv.bytes.length)}), ${a.video ? 'video' : 'standard'} mode, ${a.fp16 ? 'fp16' : 'fp32'}, ${st}, ${info.graphKind} graph, opset ${info.opset}`);
     say(`  inputs:  ${info.inputs.map(formatIO).join('; ')}`);

@@ -4,8 +4,8 @@
  * the new shot, `time` its timestamp in seconds.
  */
 import { defineCommand, type ArgsDef } from 'citty';
+import { detectScenes } from '../api/scenes.ts';
 import { describeTools, locateFfmpeg } from '../video/ffmpeg.ts';
-import { findSceneCuts } from '../video/scenes.ts';
 import { rejectUnknownFlags } from './args.ts';
 
 const args = {
@@ -23,9 +23,8 @@ export default defineCommand({
   args,
   async run({ args: a, rawArgs }) {
     rejectUnknownFlags(rawArgs, args);
-    const tools = locateFfmpeg({ ffmpeg: a.ffmpeg });
-    if (a.verbose) process.stderr.write(`paragon: ${describeTools(tools)}\n`);
-    const { cuts, frames } = await findSceneCuts(a.video, { tools });
+    if (a.verbose) process.stderr.write(`paragon: ${describeTools(locateFfmpeg({ ffmpeg: a.ffmpeg }))}\n`);
+    const { cuts, frames } = await detectScenes(a.video, a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {});
     const rounded = cuts.map((c) => ({ frame: c.frame, time: Math.round(c.time * 1000) / 1000 }));
     if (a.json) {
       process.stdout.write(`${JSON.stringify({ cuts: rounded })}\n`);

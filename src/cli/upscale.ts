@@ -1,6 +1,6 @@
 /**
  * `paragon upscale INPUT -o OUTPUT`: an image, a folder of images (mirrored into the output
- * folder), or a video. Flags map one to one onto {@link runUpscale}.
+ * folder), or a video. Flags map one to one onto {@link upscale} (src/api/upscale.ts).
  *
  * `--temporal W` is the weight of the PREVIOUS frame's features (the reference code's `alpha`):
  * 0 = the current frame only, larger = smoother. The seed guide states the opposite convention
@@ -11,7 +11,7 @@
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
 import { parseDevice } from '../runtime/devices.ts';
-import { runUpscale } from '../pipeline/job.ts';
+import { upscale } from '../api/upscale.ts';
 import { parseFrames } from '../pipeline/video.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../video/containers.ts';
 import { rejectUnknownFlags } from './args.ts';
@@ -96,16 +96,15 @@ export default defineCommand({
     process.stdout.on('error', onStdoutError);
     const release = claimInterrupt();
     try {
-      await runUpscale({
-        input: args.input,
-        output: args.output,
+      const say = (line: string): void => void process.stderr.write(`paragon: ${line}\n`);
+      await upscale(args.input, args.output, {
         ...(args.model !== undefined ? { model: args.model } : {}),
         device: parseDevice(args.device),
         ...(tile !== undefined ? { tile } : {}),
         fp16: args.fp16 === true,
         ...(w !== undefined ? { historyWeight: w } : {}),
         recursive: args.recursive === true,
-        ...(threads !== undefined ? { cpu: { intraOpThreads: threads } } : {}),
+        ...(threads !== undefined ? { threads } : {}),
         ...(args.report !== undefined ? { report: args.report } : {}),
         ...(args.codec !== undefined ? { codec: args.codec as VideoCodec } : {}),
         ...(crf !== undefined ? { crf } : {}),
@@ -115,10 +114,10 @@ export default defineCommand({
         ...(checkpoint !== undefined ? { checkpoint } : {}),
         resume: args.resume === true,
         // The CLI owns its process: the model's threads come first (runtime/priority.ts).
-        favourModel: priority === 'off' ? false : priority,
-        log: (line) => process.stderr.write(`paragon: ${line}\n`),
-        ...(json ? { progress: (e: Record<string, unknown>) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : {}),
-        ...(bar ? { bar: (text: string) => process.stderr.write(text) } : {}),
+        priority,
+        onNotice: say,
+        ...(json ? { onProgress: (e) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : { onProgressLine: say }),
+        ...(bar ? { progressBar: (text: string) => void process.stderr.write(text) } : {}),
         signal: interrupted,
       });
     } finally {

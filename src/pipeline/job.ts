@@ -36,6 +36,11 @@ export interface UpscaleJobOptions {
   readonly log?: (line: string) => void;
   /** Machine-readable progress events (`--progress json`) — one JSON object per call. */
   readonly progress?: (event: Record<string, unknown>) => void;
+  /**
+   * Human progress lines (`[3/10] written …`, a video's line every 10 s and its summary). Default:
+   * `log`, unless `progress` is given (then none).
+   */
+  readonly progressLines?: (line: string) => void;
   /** Ctrl+C: stop after the image in flight, write the report so far, throw `interrupted` (exit 130). */
   readonly signal?: AbortSignal;
   /** Terminal progress bar for video: receives `\r`-redrawn text (stderr when it is a TTY). */
@@ -93,6 +98,7 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | V
     return report;
   }
   const log = opts.log ?? (() => undefined);
+  const progressLines = opts.progressLines ?? (opts.progress ? undefined : opts.log);
 
   let items: ImageItem[];
   const failedEarly: ItemReport[] = [];
@@ -130,8 +136,8 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | V
     results.push(r);
     if (r.status === 'failed' && !single) log(r.error!);
     opts.progress?.({ event: 'item', index: results.length, total, ...r });
-    if (r.status !== 'failed' && !opts.progress)
-      log(`[${results.length}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
+    if (r.status !== 'failed')
+      progressLines?.(`[${results.length}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
   };
 
   // A three-stage pipeline: item i+1 decodes (sharp's threads) and item i-1 encodes while item i
@@ -193,7 +199,7 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | V
  * Classify the input path: a folder, an image (by extension), or else a video: any file ffmpeg can
  * demux qualifies, whatever its extension, and one it cannot is a media error from the probe.
  */
-async function inputKind(input: string): Promise<'folder' | 'image' | 'video'> {
+export async function inputKind(input: string): Promise<'folder' | 'image' | 'video'> {
   const s = await stat(input).catch(() => undefined);
   if (!s) throw mediaError(input, 'no such file or folder');
   if (s.isDirectory()) return 'folder';

@@ -32,8 +32,9 @@ export function clock(s: number): string {
 
 /** Where {@link Progress} writes. */
 export interface ProgressSink {
+  /** How updates are shown as text ('json': not at all, only as objects). */
   readonly mode: ProgressMode;
-  /** JSON mode: receives each update as an object. */
+  /** Receives each update as an object (whatever the mode: the API's events beside a CLI bar). */
   readonly json?: (event: Record<string, unknown>) => void;
   /** Bar mode: receives `\r`-redrawn text; lines mode: one line at a time, without its newline. */
   readonly text?: (text: string) => void;
@@ -77,7 +78,7 @@ export class Progress {
   /** Show the final numbers (the total is now what was done) and end the bar's line. */
   end(): void {
     this.#total = this.#frames;
-    if (this.#sink.mode === 'none') return;
+    if (this.#sink.mode === 'none' && !this.#sink.json) return;
     this.#show(performance.now(), true);
     if (this.#sink.mode === 'bar' && this.#drawn) this.#sink.text?.('\n');
     this.#drawn = false;
@@ -92,10 +93,8 @@ export class Progress {
   #show(now: number, final: boolean): void {
     this.#lastShown = now;
     const p = this.snapshot();
+    this.#sink.json?.({ ...p, fps: round(p.fps, 2), eta: p.eta === undefined ? null : round(p.eta, 1), elapsed: round(p.elapsed, 1) });
     switch (this.#sink.mode) {
-      case 'json':
-        this.#sink.json?.({ ...p, fps: round(p.fps, 2), eta: p.eta === undefined ? null : round(p.eta, 1), elapsed: round(p.elapsed, 1) });
-        break;
       case 'bar':
         this.#sink.text?.(`\r\x1b[2K${this.#line(p, 30)}`);
         this.#drawn = true;
@@ -106,6 +105,7 @@ export class Progress {
           this.#sink.text?.(this.#line(p, 0));
         }
         break;
+      case 'json':
       case 'none':
     }
   }

@@ -138,11 +138,12 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
   };
   const cp = await Checkpoint.open(output, identity, { resume: opts.resume === true, segmentFrames, notice });
   const run = new VideoRun(opts, { tools, info, up, cp, codec, range, ext, notice, pool });
-  const sink: ProgressSink = opts.progress
-    ? { mode: 'json', json: opts.progress }
-    : opts.bar
-      ? { mode: 'bar', text: opts.bar }
-      : { mode: opts.log ? 'lines' : 'none', text: (t) => opts.log?.(t) };
+  const lines = opts.progressLines ?? (opts.progress ? undefined : opts.log);
+  const sink: ProgressSink = {
+    mode: opts.bar ? 'bar' : lines ? 'lines' : opts.progress ? 'json' : 'none',
+    text: opts.bar ?? ((t) => lines?.(t)),
+    ...(opts.progress ? { json: opts.progress } : {}),
+  };
   // The total for the bar and ETA: the container's frame count, else an estimate from the duration.
   const rate = info.video.avgFrameRate;
   const estimate = info.duration !== undefined && rate ? Math.round((info.duration * rate[0]) / rate[1]) : undefined;
@@ -209,7 +210,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     elapsed: round(elapsed, 3),
   };
   opts.progress?.({ event: 'done', frames: report.frames, fps: report.fps, elapsed: report.elapsed });
-  if (!opts.progress) opts.log?.(`${output}: ${done} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps, ${report.sceneCuts.length} scene cuts`);
+  lines?.(`${output}: ${done} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps, ${report.sceneCuts.length} scene cuts`);
   return report;
 }
 

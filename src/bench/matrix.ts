@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ParagonError } from '../errors.ts';
 import { resolveModel } from '../runtime/model.ts';
 import type { Device } from '../runtime/devices.ts';
+import { fromSource, siblingModule } from '../runtime/sibling.ts';
 import { isSkip, measureCase, measurePaired, sizeText } from './measure.ts';
 import { formatSkipped } from './report.ts';
 import type { BenchCase, BenchEnv, BenchMode, BenchRow, FrameSize, MeasureOptions, Precision, SkippedCase } from './types.ts';
@@ -50,12 +51,13 @@ export function expandCases(o: Pick<MatrixOptions, 'models' | 'devices' | 'preci
   return out;
 }
 
-const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const CHILD = fileURLToPath(siblingModule(import.meta.url, 'child'));
 
 /** Run cases (one, or a pair) in a fresh node process (tsx loaded by URL, so any working directory works). */
 function runIsolated(cases: BenchCase[], o: MatrixOptions): Promise<(BenchRow | SkippedCase)[]> {
   const job = JSON.stringify({ cases, options: o.measure, env: o.env });
-  const args = ['--import', import.meta.resolve('tsx'), CHILD, job];
+  // From source the child needs tsx; built, it is plain JavaScript.
+  const args = [...(fromSource(import.meta.url) ? ['--import', import.meta.resolve('tsx')] : []), CHILD, job];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, ...o.childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { ParagonError, modelError } from '../errors.ts';
 import { deviceCandidates, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
 import type { Carry, OutTensor, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
+import { fromSource, siblingModule } from './sibling.ts';
 
 /** Options of {@link ModelSession.create}. */
 export interface SessionOptions {
@@ -19,17 +20,20 @@ export interface SessionOptions {
   readonly onNotice?: (line: string) => void;
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+const WORKER_URL = siblingModule(import.meta.url, 'worker');
 
 /**
- * Start a worker that can import TypeScript whether the process came up through `node --import
- * tsx` or through bin/paragon.js (tsx registered by API, which workers do not inherit): a tiny
- * eval'd ESM bootstrap registers tsx in the worker, then imports the real entry.
+ * Start the worker. Built (dist/), it is plain JavaScript. From source it must import TypeScript
+ * whether the process came up through `node --import tsx` or through bin/paragon.js (tsx
+ * registered by API, which workers do not inherit): a tiny eval'd ESM bootstrap registers tsx in
+ * the worker, then imports the real entry.
  */
 function startWorker(): Worker {
+  const options = { execArgv: [], stdout: false, stderr: false };
+  if (!fromSource(import.meta.url)) return new Worker(WORKER_URL, options);
   const tsxApi = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); });`;
-  return new Worker(code, { eval: true, execArgv: [], stdout: false, stderr: false });
+  const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(code, { ...options, eval: true });
 }
 
 type Pending = { resolve: (r: Reply) => void; reject: (e: unknown) => void };

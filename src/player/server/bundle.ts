@@ -1,18 +1,23 @@
 /**
- * Browser bundles with esbuild: the player page (built when the server starts, kept in memory) and,
- * in tests, the `src/browser.ts` library entry. A plugin refuses every Node built-in and
+ * Browser bundles with esbuild: the player page and the `src/browser.ts` library entry, made by
+ * `npm run build` into dist/ (and, from a checkout, the page again when the server starts, kept in
+ * memory, so edits show without a build). A plugin refuses every Node built-in and
  * onnxruntime-node, so a Node-only import anywhere in the graph fails the build (file reading lives
- * in src/weights/load.ts, which the page never imports).
+ * in src/weights/load.ts, which the page never imports). esbuild is a development dependency: the
+ * published package serves the page it was built with and never loads it.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import type * as esbuild from 'esbuild';
 
 /** Project root. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** The page's entry module. */
+/** The page's entry module (from a checkout). */
 export const APP_ENTRY = path.join(ROOT, 'src', 'player', 'web', 'app.ts');
+
+/** Where `npm run build` puts the page (app.js, its map, index.html, style.css). */
+export const PAGE_DIR = path.join(ROOT, 'dist', 'player', 'page');
 
 /** A finished bundle. */
 export interface Bundle {
@@ -32,12 +37,20 @@ const refuseNode: esbuild.Plugin = {
   },
 };
 
-/**
- * Bundle `entry` for the browser (ESM, minified, external source map). `conditions` picks package
- * export conditions (the page asks onnxruntime-web for its build that loads the WASM runtime
- * from a URL we serve).
- */
-export async function bundleBrowser(entry: string, opts: { conditions?: string[]; minify?: boolean } = {}): Promise<Bundle> {
+/** Options of {@link bundleBrowser}. */
+export interface BundleOptions {
+  /** Package export conditions (the page asks onnxruntime-web for its build that loads the WASM runtime from a URL we serve). */
+  readonly conditions?: string[];
+  readonly minify?: boolean;
+  /** Leave npm packages as imports (a library for other bundlers) instead of bundling them (a page). */
+  readonly external?: boolean;
+  /** Name of the output file, without `.js` (default 'app'): the source map comment names it. */
+  readonly name?: string;
+}
+
+/** Bundle `entry` for the browser (ESM, minified, external source map). */
+export async function bundleBrowser(entry: string, opts: BundleOptions = {}): Promise<Bundle> {
+  const esbuild = await import('esbuild');
   const r = await esbuild.build({
     entryPoints: [entry],
     bundle: true,
@@ -46,13 +59,14 @@ export async function bundleBrowser(entry: string, opts: { conditions?: string[]
     target: 'es2022',
     write: false,
     outdir: '/out',
-    entryNames: 'app',
+    entryNames: opts.name ?? 'app',
     sourcemap: 'external',
     minify: opts.minify ?? !process.env.PARAGON_PLAYER_DEBUG,
     metafile: true,
     legalComments: 'none',
     logLevel: 'silent',
     conditions: opts.conditions ?? [],
+    ...(opts.external ? { packages: 'external' as const } : {}),
     plugins: [refuseNode],
   });
   const js = r.outputFiles.find((f) => f.path.endsWith('.js'))!.text;

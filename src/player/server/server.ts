@@ -1,6 +1,7 @@
 /**
- * The player's HTTP server: the page (bundled by esbuild at start, held in memory), the
- * onnxruntime-web runtime files, and the videos and models the command line offers, all by id.
+ * The player's HTTP server: the page (built by `npm run build`, or from a checkout bundled by
+ * esbuild at start; held in memory), the onnxruntime-web runtime files, and the videos and models
+ * the command line offers, all by id.
  * It listens on 127.0.0.1 only; every request passes the gate in guard.ts (own Host and Origin,
  * session token in the path) and every response carries the cross-origin isolation headers that
  * WASM threads need (COOP/COEP) and no CORS allowance.
@@ -11,7 +12,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ParagonError } from '../../errors.ts';
-import { APP_ENTRY, ROOT, bundleBrowser } from './bundle.ts';
+import { fromSource } from '../../runtime/sibling.ts';
+import { APP_ENTRY, PAGE_DIR, ROOT, bundleBrowser } from './bundle.ts';
 import { judge } from './guard.ts';
 
 /** The bundled model offered first (runtime/model.ts's DEFAULT_MODEL; not imported, it pulls in the whole graph layer). */
@@ -51,6 +53,33 @@ export interface PlayerServer {
 }
 
 const WEB = path.join(ROOT, 'src', 'player', 'web');
+
+/** The page's files. */
+interface Page {
+  readonly js: string;
+  readonly map: string;
+  readonly html: string;
+  readonly css: string;
+}
+
+/**
+ * The page: from a checkout bundled now from its sources (edits show at the next start); in the
+ * published package the bundle `npm run build` made (dist/player/page), as plain files.
+ */
+async function loadPage(): Promise<Page> {
+  if (fromSource(import.meta.url)) {
+    const bundle = await bundleBrowser(APP_ENTRY, { conditions: ['onnxruntime-web-use-extern-wasm'] });
+    return { js: bundle.js, map: bundle.map, html: readFileSync(path.join(WEB, 'index.html'), 'utf8'), css: readFileSync(path.join(WEB, 'style.css'), 'utf8') };
+  }
+  const read = (name: string): string => {
+    try {
+      return readFileSync(path.join(PAGE_DIR, name), 'utf8');
+    } catch (e) {
+      throw new ParagonError('internal', `the player page is missing from this installation (${path.join(PAGE_DIR, name)}: ${(e as NodeJS.ErrnoException).code})`, { cause: e });
+    }
+  };
+  return { js: read('app.js'), map: read('app.js.map'), html: read('index.html'), css: read('style.css') };
+}
 
 /** onnxruntime-web's runtime (JSEP build: WebGPU and WASM), by id. */
 function ortFiles(): Record<string, string> {
@@ -118,9 +147,7 @@ export async function startPlayerServer(opts: PlayerServerOptions = {}): Promise
   const extra = (opts.models ?? []).map((m) => path.resolve(m));
   const models = offer('m', [...extra, ...bundled(opts.modelsDir ?? path.join(ROOT, 'models')).filter((f) => !extra.includes(f))]);
   const ort = ortFiles();
-  const bundle = await bundleBrowser(APP_ENTRY, { conditions: ['onnxruntime-web-use-extern-wasm'] });
-  const html = readFileSync(path.join(WEB, 'index.html'), 'utf8');
-  const css = readFileSync(path.join(WEB, 'style.css'), 'utf8');
+  const { js, map, html, css } = await loadPage();
   const catalog = JSON.stringify({
     videos: videos.map(({ id, name, size }) => ({ id, name, size })),
     models: models.map(({ id, name, size }, i) => ({ id, name, size, default: i === 0 })),
@@ -141,8 +168,8 @@ export async function startPlayerServer(opts: PlayerServerOptions = {}): Promise
     const { rest } = v;
     if (rest === '') return send(308, '', undefined, { Location: `/s/${token}/${v.query}` });
     if (rest === '/') return send(200, html, 'text/html; charset=utf-8', { 'Content-Security-Policy': CSP });
-    if (rest === '/app.js') return send(200, bundle.js, TYPES['.js']);
-    if (rest === '/app.js.map') return send(200, bundle.map, 'application/json');
+    if (rest === '/app.js') return send(200, js, TYPES['.js']);
+    if (rest === '/app.js.map') return send(200, map, 'application/json');
     if (rest === '/style.css') return send(200, css, 'text/css; charset=utf-8');
     if (rest === '/api/catalog') return send(200, catalog, 'application/json');
     const m = /^\/(files|models|ort)\/([A-Za-z0-9.-]+)$/.exec(rest);

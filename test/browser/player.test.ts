@@ -45,15 +45,17 @@ const openPage = (query: string) => player!.openPage(query);
 
 describe('browser player', { skip }, () => {
   before(async () => {
-    // Two shots (a moving test pattern, then colour bars), H.264 + AAC: WebCodecs in Debian's
-    // Chromium decodes H.264 (checked by the playback below).
+    // Two shots (a test pattern, then colour bars), H.264 + AAC: WebCodecs in Debian's Chromium
+    // decodes H.264 (checked by the playback below). Noise that changes every frame, so the history
+    // must show in every frame: at this size testsrc2's first frames are identical and smptebars
+    // never moves, and a frame blended with its own features is the frame without history.
     clipFile = tmp('player-clip.mp4');
     const d = CUT / FPS;
     await ffmpeg([
       '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${FPS}:d=${d}`,
       '-f', 'lavfi', '-i', `smptebars=s=${W}x${H}:r=${FPS}:d=${d}`,
       '-f', 'lavfi', '-i', `sine=f=440:d=${2 * d}`,
-      '-filter_complex', '[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p[v]', '-map', '[v]', '-map', '2:a',
+      '-filter_complex', '[0:v][1:v]concat=n=2:v=1:a=0,noise=alls=12:allf=t,format=yuv420p[v]', '-map', '[v]', '-map', '2:a',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-c:a', 'aac', '-shortest', clipFile,
     ]);
     player = await startPlayer([clipFile]);

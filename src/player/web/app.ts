@@ -22,6 +22,8 @@ let player: Player | undefined;
 let modelBytes: { bytes: Uint8Array; name: string } | undefined;
 const dropped = new Map<string, { bytes: Uint8Array; name: string }>();
 const recent: number[] = [];
+// Scripts read the master clock as it is, not as of the last refresh.
+Object.defineProperty(state.audio, 'time', { get: () => player?.clock.now() ?? 0, enumerable: true, configurable: true });
 
 /** Busy while a model or video loads: controls that would race it are disabled. */
 async function busy<T>(fn: () => Promise<T>): Promise<T | undefined> {
@@ -89,7 +91,7 @@ function onFrame(f: ShownFrame): void {
   state.resets = upscaler?.stats.resets ?? 0;
   if (f.cut) state.cuts.push(f.timestamp);
   if (f.clock !== undefined) {
-    state.sync.push({ lag: f.clock - f.timestamp, work: f.workMs / 1000 });
+    state.sync.push({ t: f.timestamp, lag: f.clock - f.timestamp, judged: (f.judged ?? f.clock) - f.timestamp, work: f.workMs / 1000 });
     if (state.sync.length > 500) state.sync.shift();
   }
   refreshAudio();
@@ -149,7 +151,6 @@ function refreshAudio(): void {
   Object.assign(state.audio, {
     track: a !== undefined,
     clock: player?.clock.kind ?? 'wall',
-    time: player?.clock.now() ?? 0,
     buffers: a?.stats.buffers ?? 0,
     seconds: a?.stats.seconds ?? 0,
     gain: a?.gain ?? state.audio.gain,

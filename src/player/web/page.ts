@@ -96,7 +96,7 @@ export const state = {
     /** The file has an audio track this browser plays. */
     track: false,
     clock: 'wall' as 'audio' | 'wall',
-    /** Master clock media time, s. */
+    /** Master clock media time, s (app.ts makes it a live reading of the clock). */
     time: 0,
     /** AudioBuffers and seconds of sound scheduled since the file was opened. */
     buffers: 0,
@@ -105,11 +105,12 @@ export const state = {
     gain: 1,
   },
   /**
-   * Each frame drawn while playing (the last 500): `lag` = master clock minus the frame's
-   * timestamp when drawn, `work` = time from the decision to show it (it was not late then) to
-   * the frame drawn, both s.
+   * Each frame drawn while playing (the last 500), s: `t` its timestamp, `lag` the master clock
+   * minus `t` when it was drawn, `judged` the clock minus `t` when it was judged not late and its
+   * work began (so `lag − judged` is the clock time the work took), `work` the wall time from
+   * then to the frame drawn.
    */
-  sync: [] as { lag: number; work: number }[],
+  sync: [] as { t: number; lag: number; judged: number; work: number }[],
 };
 (globalThis as { __paragon?: typeof state }).__paragon = state;
 

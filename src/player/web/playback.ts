@@ -35,6 +35,11 @@ export interface ShownFrame {
    * frame shown by a seek or the first frame of a play, which the clock starts from).
    */
   readonly clock: number | undefined;
+  /**
+   * The master clock's media time when the frame was judged not late and its work began, s, while
+   * playing (undefined like `clock`): `clock − judged` is the clock time its work took.
+   */
+  readonly judged: number | undefined;
   /** Time from the decision to show the frame (not late yet) to the frame drawn, ms. */
   readonly workMs: number;
   /** Time from the start of upscaling to the frame drawn (GPU work included), ms. */
@@ -259,7 +264,8 @@ export class Player {
             continue;
           }
           const since = performance.now();
-          await this.#exclusive(() => (gen === this.#gen ? this.#show(sample, started ? gen : undefined, since) : (sample.close(), Promise.resolve())));
+          const judged = started ? clock.now() : undefined;
+          await this.#exclusive(() => (gen === this.#gen ? this.#show(sample, started ? gen : undefined, since, judged) : (sample.close(), Promise.resolve())));
         } finally {
           clearTimeout(hold);
           if (hold !== undefined) clock.release();
@@ -300,9 +306,11 @@ export class Player {
 
   /**
    * Read, detect, upscale, wait for the frame's time on the clock (when `playing` names the
-   * playback run: a seek shows at once), draw. Closes the sample.
+   * playback run: a seek shows at once), draw. Closes the sample. A frame whose run was stopped
+   * (pause, seek) before its time came is not drawn: it would show ahead of the stopped sound. Its
+   * upscaling is lost (the next play starts at that frame again, its history the frame itself).
    */
-  async #show(sample: VideoSample, playing: number | undefined, since = performance.now()): Promise<void> {
+  async #show(sample: VideoSample, playing: number | undefined, since = performance.now(), judged?: number): Promise<void> {
     const timestamp = sample.timestamp;
     const duration = sample.duration || 1 / this.frameRate;
     let pixels: FramePixels;
@@ -317,7 +325,10 @@ export class Player {
     const up = await out.upscaler.run(pixels.planar, { cut: d.cut });
     try {
       const ran = performance.now() - t0;
-      if (playing !== undefined) await this.#until(timestamp, playing);
+      if (playing !== undefined) {
+        await this.#until(timestamp, playing);
+        if (playing !== this.#gen) return;
+      }
       const t1 = performance.now();
       drawOriginal(out.original, pixels.canvas, up.width, up.height);
       const capture = (out.capture ?? 0) > this.#captured;
@@ -328,7 +339,7 @@ export class Player {
       const workMs = performance.now() - since;
       if (capture) this.#captured++;
       this.#last = { timestamp, duration };
-      out.onFrame({ timestamp, cut: d.cut, score: d.score, decision: up.decision, weight: up.weight, clock, workMs, latencyMs, pixels, image });
+      out.onFrame({ timestamp, cut: d.cut, score: d.score, decision: up.decision, weight: up.weight, clock, judged, workMs, latencyMs, pixels, image });
     } finally {
       up.dispose();
     }

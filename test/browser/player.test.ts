@@ -15,6 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ffmpeg, streams, tmp } from '../helpers/media.ts';
 import type { Captured } from '../../src/player/web/app.ts';
+import { isSoftwareAdapter } from '../../src/player/web/webgpu.ts';
 import { ARTIFACTS, MODEL, assertParity, skip, startPlayer, state, type PlayerSession } from './harness.ts';
 
 const W = 64;
@@ -141,6 +142,21 @@ describe('browser player', { skip }, () => {
     const frames = (await state(page)).captured.slice(0, 2) as Captured[];
     assert.deepEqual(frames.map((f) => f.alpha), [0, 0.2]);
     await assertParity(t, 'WebGPU render shader', frames, 0.2);
+    await page.close();
+  });
+
+  test('auto backend: WASM on a software WebGPU adapter (SwiftShader here), with the reason; WebGPU on a real one', { timeout: 90_000 }, async () => {
+    const page = await openPage('backend=auto&temporal=0.2');
+    const info = await page.evaluate(async () => {
+      const a = await (navigator as any).gpu?.requestAdapter();
+      return a ? { isFallbackAdapter: a.isFallbackAdapter === true, ...(a.info ? { vendor: a.info.vendor, architecture: a.info.architecture, device: a.info.device, description: a.info.description, isFallbackAdapter: a.info.isFallbackAdapter === true || a.isFallbackAdapter === true } : {}) } : null;
+    });
+    const s = await state(page);
+    if (info && !isSoftwareAdapter(info)) assert.equal(s.backend, 'webgpu', `hardware adapter ${JSON.stringify(info)}: ${s.backendLabel}`);
+    else {
+      assert.equal(s.backend, 'wasm', `adapter ${JSON.stringify(info)}: ${s.backendLabel}`);
+      assert.ok(s.notices.some((n: string) => /(software adapter here|no adapter|not available).*using WASM/.test(n)), `notices: ${s.notices.join(' | ')}`);
+    }
     await page.close();
   });
 

@@ -8,7 +8,7 @@
  */
 import { planarOf, type UpscaledFrame } from './upscaler.ts';
 import { rgbaFromPlanar } from './frames.ts';
-import { BufferUsage, MAP_READ, TextureUsage, gpu, type GpuBuffer, type GpuCanvasContext, type GpuDevice, type GpuTexture } from './webgpu.ts';
+import { BufferUsage, MAP_READ, TextureUsage, gpu, isSoftwareAdapter, type GpuBuffer, type GpuCanvasContext, type GpuDevice, type GpuTexture } from './webgpu.ts';
 
 /** Something that shows upscaled frames in a canvas. */
 export interface FrameView {
@@ -219,8 +219,7 @@ export class GpuReadbackView implements FrameView {
 
 /** True when WebGPU runs on a software adapter, where canvas presentation is unusable. */
 export function softwareAdapter(device: GpuDevice): boolean {
-  const info = device.adapterInfo as { architecture?: string; isFallbackAdapter?: boolean } | undefined;
-  return info?.isFallbackAdapter === true || /swiftshader/i.test(info?.architecture ?? '');
+  return isSoftwareAdapter(device.adapterInfo);
 }
 
 /** Draws CPU output into a 2D canvas. */

@@ -20,14 +20,14 @@ import { crop, reflectPad, roundUp } from '../../temporal/planes.ts';
 import { rolesOf, type Roles } from '../../temporal/roles.ts';
 import { HistoryWeightEstimator } from '../../temporal/history-weight.ts';
 import { HistoryRules, type FrameEvent, type HistoryDecision } from '../../temporal/state-rules.ts';
-import { gpu, BufferUsage, type GpuBuffer, type GpuDevice } from './webgpu.ts';
+import { autoBackends, BufferUsage, type GpuBuffer, type GpuDevice } from './webgpu.ts';
 
 /** A fixed history weight in [0, 1), or `'auto'`: a per-pixel map per frame. */
 export type HistoryWeight = number | 'auto';
 
 /** Execution provider of a session. */
 export type Backend = 'webgpu' | 'wasm';
-/** What a caller may ask for; 'auto' tries WebGPU, then WASM. */
+/** What a caller may ask for; 'auto' tries WebGPU on a hardware adapter, then WASM. */
 export type BackendRequest = 'auto' | Backend;
 
 /** A planar RGB frame: R, G, B planes of width × height float32 in 0..1 (as the Node engine). */
@@ -77,10 +77,11 @@ export interface UpscaledFrame {
 
 const ALPHA_DIMS = [1, 1, 1, 1];
 
-/** Create an onnxruntime-web session, WebGPU first when asked for 'auto'. */
+/** Create an onnxruntime-web session; 'auto' tries WebGPU first on a hardware adapter (see autoBackends). */
 async function createSession(onnx: Uint8Array, request: BackendRequest, notice: (l: string) => void) {
-  const tries: Backend[] = request === 'auto' ? (gpu() ? ['webgpu', 'wasm'] : ['wasm']) : [request];
-  if (request === 'auto' && !gpu()) notice('WebGPU is not available in this browser; using WASM');
+  const auto = request === 'auto' ? await autoBackends() : undefined;
+  const tries: readonly Backend[] = auto?.tries ?? [request as Backend];
+  if (auto?.why) notice(auto.why);
   let last: unknown;
   for (const backend of tries) {
     try {

@@ -2,15 +2,15 @@
  * Models from a Node program: convert a checkpoint to ONNX, describe a checkpoint or ONNX file,
  * and open a model as a frame engine for frames from your own decoder.
  */
-import { rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ParagonError, usageError } from '../errors.ts';
+import { usageError } from '../errors.ts';
 import { convertCheckpoint, readOnnxInfo, upsamplerAlphaSource, type OnnxInfo, type UpsamplerAlphaSource } from '../graph/index.ts';
 import type { DeviceRequest } from '../runtime/devices.ts';
 import { openUpscaler } from '../temporal/open.ts';
 import type { TemporalUpscaler } from '../temporal/upscaler.ts';
 import { loadCheckpoint, readModelBytes } from '../weights/load.ts';
 import { VARIANTS, type ArchSpec, type Variant } from '../weights/types.ts';
+import { writeAtomically } from './write.ts';
 
 /** Options of {@link convert}. */
 export interface ConvertOptions {
@@ -74,7 +74,7 @@ export async function convert(weights: string, opts: ConvertOptions = {}): Promi
     ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
     ...(a !== undefined ? { upsamplerAlpha: a } : {}),
   });
-  if (opts.output !== undefined) await writeAtomically(opts.output, conv.bytes);
+  if (opts.output !== undefined) await writeAtomically(opts.output, conv.bytes, { what: 'the model' });
   const ck = conv.checkpoint;
   return {
     bytes: conv.bytes,
@@ -87,20 +87,6 @@ export async function convert(weights: string, opts: ConvertOptions = {}): Promi
     upsamplerAlphaSource: conv.upsamplerAlphaSource,
     onnx: readOnnxInfo(conv.bytes, opts.output ?? weights),
   };
-}
-
-/** Write `bytes` to `file` through a temporary file beside it: never a half-written model. */
-async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new ParagonError('resources', 'no space left on the device', { file, cause: e });
-    throw new ParagonError('usage', `cannot write the model (${code ?? (e as Error).message})`, { file, cause: e });
-  }
 }
 
 /** A checkpoint as {@link inspect} describes it. */

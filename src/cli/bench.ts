@@ -4,10 +4,10 @@
  * `--video FILE` adds the end-to-end pipeline with per-stage timings.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
-import { ParagonError, usageError } from '../errors.ts';
+import { usageError } from '../errors.ts';
+import { writeAtomically } from '../api/write.ts';
 import { bundledModels, DEFAULT_MODEL } from '../runtime/model.ts';
 import type { Device } from '../runtime/devices.ts';
 import { benchEnv } from '../bench/env.ts';
@@ -73,19 +73,8 @@ function count(flag: string, v: string | undefined, min: number): number | undef
   return n;
 }
 
-/** Write `text` to `file` atomically (temp file beside it, then rename). */
-async function writeOut(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ParagonError(code === 'ENOSPC' ? 'resources' : 'usage', `cannot write (${code ?? (e as Error).message})`, { file, cause: e });
-  }
-}
+/** Write a report file whole (its folder made if needed). */
+const writeOut = (file: string, text: string): Promise<void> => writeAtomically(file, text, { makeDir: true });
 
 export default defineCommand({
   meta: { name: 'bench', description: 'Benchmark models on the devices that load here (latency, fps, memory, FLOPs); --tune for CPU options.' },

@@ -89,6 +89,22 @@ export async function startPlayer(videos: readonly string[]): Promise<PlayerSess
 /** `window.__paragon` of a page. */
 export const state = (page: Page) => page.evaluate(() => (globalThis as any).__paragon);
 
+/**
+ * `page.waitForFunction`, failing with what the page was doing (frames shown and captured, the
+ * media time and the clock, notices and errors) rather than a bare timeout.
+ */
+export async function waitForPage(page: Page, fn: (arg: any) => unknown, arg: unknown, timeout: number, what: string): Promise<void> {
+  try {
+    await page.waitForFunction(fn, arg, { timeout });
+  } catch (e) {
+    const s = await state(page).catch(() => undefined);
+    const seen = s
+      ? `shown ${s.shown}, dropped ${s.dropped}, captured ${s.captured?.length}, time ${s.time}, clock ${s.audio?.time?.toFixed?.(3)} (${s.audio?.clock}), playing ${s.playing}, busy ${s.busy}, last frame ${s.latencyMs?.toFixed?.(0)} ms; notices: ${s.notices?.join(' | ')}; errors: ${s.errors?.join(' | ')}`
+      : 'page state unreadable';
+    throw new Error(`${what}: not within ${timeout / 1000} s (${seen})`, { cause: e });
+  }
+}
+
 /** PSNR of two RGB byte sequences (RGBA `b`, alpha ignored), in dB. */
 export function psnrRgb(a: Uint8Array, rgba: Uint8Array): number {
   let se = 0;

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { ffmpeg, tmp } from '../helpers/media.ts';
 import type { Captured } from '../../src/player/web/app.ts';
-import { assertParity, nodeParity, skip, startPlayer, state, type PlayerSession } from './harness.ts';
+import { assertParity, nodeParity, skip, startPlayer, state, waitForPage, type PlayerSession } from './harness.ts';
 
 const W = 64;
 const H = 48;
@@ -115,7 +115,7 @@ describe('browser player: sound and auto temporal weight', { skip }, () => {
     assert.equal(s0.temporal, 'auto', 'auto is the default');
     assert.equal(await page.textContent('#temporal-value'), 'auto');
     await page.click('#play');
-    await page.waitForFunction(() => (globalThis as any).__paragon.captured.length >= 10, null, { timeout: 90_000 });
+    await waitForPage(page, () => (globalThis as any).__paragon.captured.length >= 10, null, 90_000, '10 frames captured');
     await page.click('#play');
     const s = await state(page);
     const frames = (s.captured as Captured[]).slice(0, 10);

@@ -1,7 +1,7 @@
 /**
  * The package as a user gets it: `npm pack` (which builds dist/ first), the tarball's contents,
  * and an install of it into a temporary project (dependencies from npm's cache, no install
- * scripts) where, on plain Node with no tsx: the README's "Use it from Node" example runs verbatim
+ * scripts, no development dependencies) where, on plain Node with no tsx: the README's "Use it from Node" example runs verbatim
  * (convert a checkpoint, upscale an image and a short video), a TypeScript consumer type-checks
  * against the shipped .d.ts (misuse included, so types that silently became `any` would fail),
  * and the installed `paragon` command runs and serves the player page it was built with.
@@ -45,17 +45,21 @@ const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund:
 describe('the npm package', () => {
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'paragon-pack-'));
-    // prepack builds dist/ (npm run build), as for a publish.
-    const pack = await run(npm, ['pack', '--json', '--pack-destination', dir], ROOT, env);
-    assert.equal(pack.code, 0, pack.stderr);
-    const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
-    files = info!.files.map((f) => f.path);
     proj = path.join(dir, 'app');
     mkdirSync(proj);
-    writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    // The dependencies the package declares go in while `npm pack` builds dist/ (prepack runs
+    // npm run build, as for a publish); then the tarball joins them, and npm checks the tree.
+    const { dependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    writeFileSync(path.join(proj, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies }));
     // Every dependency is in npm's cache after `npm ci`; install scripts are not needed (ffmpeg's
     // executable bit is restored by the product, onnxruntime-node's CUDA download is skipped anyway).
-    const install = await run(npm, ['install', '--prefer-offline', '--ignore-scripts', '--no-package-lock', '--no-audit', '--no-fund', path.join(dir, info!.filename)], proj, env);
+    const flags = ['--prefer-offline', '--ignore-scripts', '--no-package-lock', '--no-audit', '--no-fund'];
+    const [pack, deps] = await Promise.all([run(npm, ['pack', '--json', '--pack-destination', dir], ROOT, env), run(npm, ['install', ...flags], proj, env)]);
+    assert.equal(pack.code, 0, pack.stderr);
+    assert.equal(deps.code, 0, deps.stderr);
+    const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+    files = info!.files.map((f) => f.path);
+    const install = await run(npm, ['install', ...flags, path.join(dir, info!.filename)], proj, env);
     assert.equal(install.code, 0, install.stderr);
   });
 

@@ -3,8 +3,9 @@
  * method through the frame engine, scored per frame against the ground truth (PSNR-Y, SSIM,
  * temporal error; Y unrounded as BasicSR, border 4).
  *
- *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still] [--noise 0,4]
- *     [--methods 0,0.2,0.5,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
+ *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated] [--noise 0,4]
+ *     [--methods 0,0.2,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
+ *     [--wallpapers DIR]
  *
  * Clips (ground truth; the low-resolution input is made in memory with `degradeFrame`, the
  * function behind `paragon degrade`: MATLAB bicubic ×2 on uint8, then Gaussian noise, seed 1):
@@ -14,6 +15,15 @@
  *   being typed, film grain);
  * - still: walk frame 001 repeated 36 times under a slow ±4 % lighting swing (a static camera
  *   with auto-exposure drift).
+ * - generated (src/eval/motion-clips.ts), 24 frames each: `PICTURE-MOTION` with MOTION one of
+ *   pan (0.73, 0.31 px a frame), fastpan (2.6, −1.1), zoom (×1.006 a frame), rotate (0.25° a
+ *   frame); PICTURE one of the Set5 photographs (../shared/images/set5/hr: baby, bird, butterfly,
+ *   head, woman; frames up to 320×240), leaves (a dead-leaves texture, seed 5, 320×240), or
+ *   `wall_NAME` for a wallpaper in --wallpapers DIR (default /usr/share/backgrounds/mate/nature, Debian's
+ *   mate-backgrounds: GreenMeadow, Garden, Wood, Dune; 640×360 frames at half the picture's scale). `generated` stands for every
+ *   Set5 and leaves clip, and the wallpapers found.
+ * Methods: a fixed history weight (0 = `--no-temporal`), or `auto` (the frame engine with
+ * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -25,12 +35,20 @@ import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/ev
 import { chartSvg } from '../src/eval/chart.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
+import { deadLeaves, renderClip, type CameraMotion, type ClipSpec } from '../src/eval/motion-clips.ts';
 import { decodeFrames } from '../src/video/decode.ts';
 import { framePlanes } from '../src/video/frame.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = process.env.PARAGON_SHARED ?? path.resolve(ROOT, '..', 'shared');
 const OFFICIAL = path.join(SHARED, 'models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
+const SET5 = ['baby', 'bird', 'butterfly', 'head', 'woman'];
+const MOTIONS: Record<string, { motion: CameraMotion; speed?: ClipSpec['speed'] }> = {
+  pan: { motion: 'pan' },
+  fastpan: { motion: 'pan', speed: [2.6, -1.1] },
+  zoom: { motion: 'zoom' },
+  rotate: { motion: 'rotate' },
+};
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,9 +81,34 @@ async function clipFrames(name: string): Promise<RgbImage[]> {
         return { ...base, rgb: base.rgb.map((v) => Math.round(Math.min(1, v * gain) * 255) / 255) };
       });
     }
-    default:
-      throw new Error(`unknown clip ${name} (walk, calendar, film-static, still)`);
+    default: {
+      const m = /^(.+)-(pan|fastpan|zoom|rotate)$/.exec(name);
+      if (!m) throw new Error(`unknown clip ${name} (walk, calendar, film-static, still, PICTURE-MOTION)`);
+      const move = MOTIONS[m[2]!]!;
+      const picture = m[1]!;
+      if (picture.startsWith('wall_')) {
+        const pic = await readImage(path.join(flag('wallpapers', WALLPAPERS), picture.slice(5)));
+        return renderClip(pic, { ...move, frames: 24, width: 640, height: 360, density: 2 });
+      }
+      const pic = picture === 'leaves' ? deadLeaves(400, 320, 5) : await readImage(path.join(SHARED, 'images', 'set5', 'hr', `${picture}.png`));
+      // Frames a margin inside the picture (the pans move about 20 pixels), multiples of 8.
+      const size = (n: number, cap: number) => Math.min(cap, Math.floor((n - 48) / 8) * 8);
+      return renderClip(pic, { ...move, frames: 24, width: size(pic.width, 320), height: size(pic.height, 240) });
+    }
   }
+}
+
+const WALLPAPERS = '/usr/share/backgrounds/mate/nature';
+/** Photographs of mate-backgrounds with fine texture (grass, wood, foliage), when installed. */
+const WALLS = ['GreenMeadow.jpg', 'Garden.jpg', 'Wood.jpg', 'Dune.jpg'];
+
+/** The clip names `generated` stands for. */
+async function generated(): Promise<string[]> {
+  const pictures = [...SET5, 'leaves'];
+  const dir = flag('wallpapers', WALLPAPERS);
+  const walls = await readdir(dir).catch(() => [] as string[]);
+  pictures.push(...WALLS.filter((f) => walls.includes(f)).map((f) => `wall_${f}`));
+  return pictures.flatMap((p) => Object.keys(MOTIONS).map((m) => `${p}-${m}`));
 }
 
 interface Row {
@@ -78,41 +121,49 @@ interface Row {
   meanWeight: number;
   msPerFrame: number;
   perFrame: FrameScore[];
+  /** auto: the noise σ (luma) the estimator read by the last frame, and frames it moved the history on. */
+  noiseRead?: number;
+  movedFrames?: number;
 }
 
 /** Run one method over a clip's LR frames through the frame engine and score it. */
 async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
   const auto = method === 'auto';
-  const estimator = auto ? new HistoryWeightEstimator() : undefined;
-  const weight = auto ? estimator!.options.maxWeight : Number(method);
+  const weight = auto ? 'auto' : Number(method);
   await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu: { intraOpThreads: threads } });
+  // A twin of the engine's estimator, fed the same frames, to report what it decided (its maps
+  // are the engine's: same code, same frames).
+  const twin = auto ? new HistoryWeightEstimator() : undefined;
   const scorer = new SequenceScorer({ border: 4 });
   let weightSum = 0;
+  let moved = 0;
   let ms = 0;
   for (let i = 0; i < lrs.length; i++) {
     const lr = lrs[i]!;
     const t0 = performance.now();
-    const alpha = estimator ? estimator.next(lr) : undefined;
-    const out = await up.process(lr, alpha !== undefined ? { alpha } : {});
+    const out = await up.process(lr);
     ms += performance.now() - t0;
-    if (i > 0) weightSum += alpha === undefined ? weight : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
+    const alpha = twin?.next(lr);
+    if (twin && (twin.shift.dx !== 0 || twin.shift.dy !== 0)) moved++;
+    if (i > 0) weightSum += alpha === undefined ? (weight as number) : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
     scorer.push(out, gts[i]!);
   }
-  return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame };
+  const extra = twin ? { noiseRead: twin.noise, movedFrames: moved } : {};
+  return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame, ...extra };
 }
 
 async function main(): Promise<void> {
-  const clips = list('clips', 'walk,calendar,film-static,still');
+  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
-  const methods = list('methods', '0,0.2,0.5,auto');
+  const methods = list('methods', '0,0.2,auto');
   const limit = Number(flag('frames', '0'));
   const threads = Number(flag('threads', '1'));
   const model = flag('model', OFFICIAL);
   const outDir = flag('out', '');
   const rows: Row[] = [];
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight |`);
-  print(`|---|---|---|---|---|---|---|`);
+  print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight | noise read | moved |`);
+  print(`|---|---|---|---|---|---|---|---|---|`);
   for (const clip of clips) {
     const all = await clipFrames(clip);
     const gts = limit > 0 ? all.slice(0, limit) : all;
@@ -123,7 +174,8 @@ async function main(): Promise<void> {
         const r = { clip, noise, ...(await runMethod(model, method, lrs, gts, threads)) };
         here.push(r);
         const m = r.mean;
-        print(`| ${clip} | ${noise} | ${method} | ${m.psnr.toFixed(3)} | ${m.ssim?.toFixed(4)} | ${m.temporalError?.toFixed(3)} | ${r.meanWeight.toFixed(3)} |`);
+        const read = r.noiseRead !== undefined ? `${r.noiseRead.toFixed(2)} | ${r.movedFrames}` : ' | ';
+        print(`| ${clip} | ${noise} | ${method} | ${m.psnr.toFixed(3)} | ${m.ssim?.toFixed(4)} | ${m.temporalError?.toFixed(3)} | ${r.meanWeight.toFixed(3)} | ${read} |`);
       }
       rows.push(...here);
       if (outDir) {

@@ -64,7 +64,14 @@ export function withWarpHead(bytes: Uint8Array): Uint8Array | undefined {
   head.push(
     node('Pad', [x, WARP_PADS], [n('padded')], [{ name: 'mode', value: { type: 'string', s: 'edge' } }]),
     node('Slice', [n('padded'), WARP_STARTS, WARP_ENDS], [n('window')]),
-    node('Conv', [n('window'), WARP_KERNEL], [half ? n('warped32') : out], [{ name: 'group', value: { type: 'int', i: channels } }]),
+    // Every attribute spelled out: onnxruntime-web's WebGPU Conv cannot infer them from a kernel that is an input.
+    node('Conv', [n('window'), WARP_KERNEL], [half ? n('warped32') : out], [
+      { name: 'group', value: { type: 'int', i: channels } },
+      { name: 'kernel_shape', value: { type: 'ints', ints: [2, 2] } },
+      { name: 'dilations', value: { type: 'ints', ints: [1, 1] } },
+      { name: 'strides', value: { type: 'ints', ints: [1, 1] } },
+      { name: 'pads', value: { type: 'ints', ints: [0, 0, 0, 0] } },
+    ]),
   );
   if (half) head.push(node('Cast', [n('warped32')], [out], [{ name: 'to', value: { type: 'int', i: DataType.FLOAT16 } }]));
   // Topological order: the head first (it reads only graph inputs).

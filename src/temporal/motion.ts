@@ -67,15 +67,13 @@ export function warpHeadFeeds(channels: number, h: number, w: number, s: Shift):
 
 /**
  * Move `c` planes of `h × w` by `s` (bilinear, edges clamped): `out(x, y) = src(x + dx, y + dy)`.
- * `squared`: weigh by the squares of the bilinear weights instead, which is how a variance plane
- * of independent noise moves. Fills `into` when given (not `src` itself).
+ * Fills `into` when given (not `src` itself).
  */
-export function warpShift(src: Float32Array, c: number, h: number, w: number, s: Shift, opts: { squared?: boolean; into?: Float32Array } = {}): Float32Array {
+export function warpShift(src: Float32Array, c: number, h: number, w: number, s: Shift, opts: { into?: Float32Array } = {}): Float32Array {
   const n = h * w;
   const out = opts.into?.length === c * n ? opts.into : new Float32Array(c * n);
   const { ix, iy, k } = shiftTaps(s);
-  let [k00, k01, k10, k11] = [k[0]!, k[1]!, k[2]!, k[3]!];
-  if (opts.squared === true) [k00, k01, k10, k11] = [k00 * k00, k01 * k01, k10 * k10, k11 * k11];
+  const [k00, k01, k10, k11] = [k[0]!, k[1]!, k[2]!, k[3]!];
   const clampX = (x: number) => (x < 0 ? 0 : x >= w ? w - 1 : x);
   const c0 = Int32Array.from({ length: w }, (_, x) => clampX(x + ix));
   const c1 = Int32Array.from({ length: w }, (_, x) => clampX(x + ix + 1));

@@ -315,11 +315,12 @@ export class HistoryWeightEstimator {
     const { block, quantile, noiseGate } = this.options;
     const motion = this.options.motion ? estimateShift(prev, y, w, h, { noise: this.noise }) : NO_SHIFT;
     const reading = estimateNoiseMoving(prev, y, w, h, motion, { block, quantile });
-    // One frame's reading alone cannot open the gate: the smaller of this one and the last counts.
-    const sigma = Math.min(reading, this.#reading ?? 0);
+    // One frame's reading alone cannot open the gate: the smaller of this one and the last counts
+    // (the first reading of a clip only waits for the next).
+    const sigma = this.#reading === undefined ? undefined : Math.min(reading, this.#reading);
     this.#reading = reading;
     // Smooth over time: one frame's quantile wobbles; a scene's noise does not.
-    this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
+    if (sigma !== undefined) this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
     const open = Math.min(1, Math.max(0, (this.noise - noiseGate[0]) / Math.max(1e-6, noiseGate[1] - noiseGate[0])));
     if (open === 0 || this.options.maxWeight === 0) {
       // Every weight would be 0: the reference becomes this frame, as the loop below would make it.

@@ -7,8 +7,8 @@
  * - integer: a coarse-to-fine search on a 2×2-mean pyramid (down to 1/8), each level minimising a
  *   truncated mean absolute difference (so moving objects and occlusions count little), with a
  *   small preference for the smaller shift so flat frames stay at 0;
- * - sub-pixel: Lucas–Kanade on the full frame around the integer answer, with Huber weights
- *   (iteratively reweighted least squares), half resolution first.
+ * - sub-pixel: Lucas–Kanade on the full frame around the integer answer (iteratively reweighted
+ *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
  * Why one translation and not a per-pixel flow: a general warp of the 16-channel feature state
  * (ONNX GridSample) costs about 60 ms a frame at 640×360 on onnxruntime's CPU, more than half of
  * the Realtime model itself; a translation is an edge-padded slice and a 2×2 depthwise
@@ -199,22 +199,27 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   let s: Shift = best;
   if (levels > 1) {
     const L = pyr[1]!;
-    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1);
+    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, false);
     s = { dx: 2 * s.dx, dy: 2 * s.dy };
-  }
-  s = refine(prev, cur, w, h, s, sigma, levels > 1 ? 2 : 3, levels > 1 ? 2 : 1);
+  } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false);
+  s = refine(prev, cur, w, h, s, sigma, 2, levels > 1 ? 2 : 1, true);
   if (Math.abs(s.dx) < 0.05 && Math.abs(s.dy) < 0.05) return NO_SHIFT;
   return s;
 }
 
 /**
  * Lucas–Kanade iterations for a translation: linearise `prev(x + d + δ)` with the mean gradient
- * of `cur` and of `prev` warped, Huber weights at 2.5σ of the residual so that what moves
- * otherwise counts little; each step at most one pixel, every `rowStep`-th row.
+ * of `cur` and of `prev` warped, Tukey weights on the residual so that what moves otherwise does
+ * not count; each step at most one pixel, every `rowStep`-th row.
  */
-function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0: Shift, sigma: number, iterations: number, rowStep: number): Shift {
+function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0: Shift, sigma: number, iterations: number, rowStep: number, tukey: boolean): Shift {
   let s = s0;
-  const huber = 2.5 * Math.max(1, sigma) * Math.SQRT2;
+  // Huber weights from afar (they converge from half a pixel off on any texture); with `tukey`, the
+  // last iteration uses Tukey's biweight at 4.685 deviations of the difference (as the one before
+  // measured it: noise, aliasing), so content that moves otherwise (an object, an occlusion) then
+  // counts for nothing, however sharp its edges.
+  let sd = Math.max(1, sigma) * Math.SQRT2;
+  const huber = 2.5 * sd;
   const warped = new Float32Array(w * h);
   for (let it = 0; it < iterations; it++) {
     warpShift(prev, 1, h, w, s, { into: warped });
@@ -223,6 +228,10 @@ function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0:
     let c = 0;
     let ex = 0;
     let ey = 0;
+    let absSum = 0;
+    let count = 0;
+    const biweight = tukey && it === iterations - 1 && it > 0;
+    const c2 = (4.685 * sd) ** 2;
     const m = 2 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));
     for (let y = m; y < h - m; y += rowStep) {
       const row = y * w;
@@ -234,7 +243,12 @@ function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0:
         const gy = 0.25 * (cur[i + w]! - cur[i - w]! + warped[i + w]! - warped[i - w]!);
         const e = cur[i]! - warped[i]!;
         const ae = Math.abs(e);
-        const k = ae <= huber ? 1.0 : huber / ae;
+        absSum += ae;
+        let k: number;
+        if (biweight) {
+          const r = 1 - (e * e) / c2;
+          k = r > 0 ? r * r : 0;
+        } else k = ae <= huber ? 1.0 : huber / ae;
         const kx = k * gx;
         const ky = k * gy;
         a += kx * gx;
@@ -243,7 +257,10 @@ function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0:
         ex += kx * e;
         ey += ky * e;
       }
+      count += w - 2 * m;
     }
+    // The deviation of the difference, from its mean magnitude (Gaussian: σ = 1.2533·E|e|).
+    sd = Math.max(sd, (1.2533 * absSum) / Math.max(1, count));
     const det = a * c - b * b;
     if (!(det > 1e-6 * (a + c) * (a + c)) || !(a + c > 0)) break;
     // cur ≈ prev(x + d) and prev(x + d + δ) ≈ cur(x) + ∇cur·δ − e  ⇒  ∇cur·δ ≈ e.

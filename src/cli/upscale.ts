@@ -5,8 +5,9 @@
  * `--temporal W` is the weight of the PREVIOUS frame's features (the reference code's `alpha`):
  * 0 = the current frame only, larger = smoother. The seed guide states the opposite convention
  * (W as the weight of the current frame); paragon follows the reference code. The default, `auto`,
- * gives each pixel its own weight from how much the low-resolution frame changed there
- * (docs/temporal.md): no ghosting on motion, less flicker on static noisy scenes.
+ * moves the history with the camera and gives each pixel its own weight from how much the
+ * low-resolution frame changed there against it, up to the measured noise (docs/temporal.md): no
+ * history on clean video, less flicker on noisy scenes, still or panning.
  */
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
@@ -44,7 +45,7 @@ const argsDef = {
   fp16: { type: 'boolean', description: 'Half-precision graph (checkpoints); frames that overflow are rerun at fp32' },
   temporal: {
     type: 'string',
-    description: 'Video: auto (default: a per-pixel history weight from how much each part of the frame changed) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
+    description: 'Video: auto (default: the history moved with the camera, then a per-pixel weight from how much each part of the frame changed against it, none on clean video) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
   },
   recursive: { type: 'boolean', alias: 'r', description: 'Include subfolders (mirrored in the output)' },
   codec: { type: 'string', description: `Video codec: ${VIDEO_CODECS.join(', ')} (default: x264; vp9 for .webm)` },

@@ -194,12 +194,13 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
         if (c < c0) [best, c0] = [{ dx, dy }, c];
       }
   }
-  // Sub-pixel: Lucas–Kanade around the integer answer at half resolution, then one step at full
-  // resolution (every other row: plenty of equations for two unknowns).
+  // Sub-pixel: Lucas–Kanade around the integer answer at half resolution, then two steps at full
+  // resolution (every other row: plenty of equations for two unknowns), each ending on Tukey's
+  // biweight.
   let s: Shift = best;
   if (levels > 1) {
     const L = pyr[1]!;
-    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, false);
+    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, true);
     s = { dx: 2 * s.dx, dy: 2 * s.dy };
   } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false);
   s = refine(prev, cur, w, h, s, sigma, 2, levels > 1 ? 2 : 1, true);

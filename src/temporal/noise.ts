@@ -170,7 +170,26 @@ export function estimateNoiseMoving(prev: Float32Array, cur: Float32Array, w: nu
   const agree = opts.agree ?? 1.4;
   const stillBelow = opts.still ?? 0.1;
   const still = isStill(s);
-  const { out: wp, gain } = still ? { out: prev, gain: 1 } : warpCubic(prev, h, w, s);
+  // The previous frame moved by the bicubic warp, computed only on the windows measured.
+  const ix = Math.floor(s.dx);
+  const iy = Math.floor(s.dy);
+  const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k)) as [number, number, number, number];
+  const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k)) as [number, number, number, number];
+  const gain = still ? 1 : wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
+  const G = B + 4;
+  const win = new Float32Array(G * G);
+  const tmp = new Float32Array((G + 3) * G);
+  const warpWindow = (x0: number, y0: number): void => {
+    for (let r = 0; r < G + 3; r++) {
+      const row = Math.min(h - 1, Math.max(0, y0 + iy - 1 + r)) * w;
+      for (let x = 0; x < G; x++) {
+        const c = x0 + x + ix;
+        tmp[r * G + x] =
+          wx[0] * prev[row + Math.min(w - 1, Math.max(0, c - 1))]! + wx[1] * prev[row + Math.min(w - 1, Math.max(0, c))]! + wx[2] * prev[row + Math.min(w - 1, Math.max(0, c + 1))]! + wx[3] * prev[row + Math.min(w - 1, Math.max(0, c + 2))]!;
+      }
+    }
+    for (let y = 0; y < G; y++) for (let x = 0; x < G; x++) win[y * G + x] = wy[0] * tmp[y * G + x]! + wy[1] * tmp[(y + 1) * G + x]! + wy[2] * tmp[(y + 2) * G + x]! + wy[3] * tmp[(y + 3) * G + x]!;
+  };
   // Difference units: noise in both frames, the previous one through the warp.
   const perT = 1 / (B * B * ABS_MEAN * Math.sqrt(1 + gain));
   const perS = 1 / (B * B * ABS_MEAN * 6);
@@ -178,22 +197,28 @@ export function estimateNoiseMoving(prev: Float32Array, cur: Float32Array, w: nu
   const cols = Math.floor((w - 2 * m) / B);
   const rows = Math.floor((h - 2 * m) / B);
   if (cols < 1 || rows < 1) return 0;
-  // Large frames: every k-th block each way (about 1500 blocks are plenty for a quantile).
-  const k = Math.max(1, Math.round(Math.sqrt((cols * rows) / 1500)));
+  // Large frames: every k-th block each way (some 600 blocks are plenty for a quantile).
+  const k = Math.max(1, Math.ceil(Math.sqrt((cols * rows) / 600)));
   const evidence: number[] = [];
   let measured = 0;
   for (let bj = 0; bj < rows; bj += k)
     for (let bi = 0; bi < cols; bi += k) {
       const by = m + bj * B;
       const bx = m + bi * B;
+      if (still) for (let y = 0; y < G; y++) win.set(prev.subarray((by - 2 + y) * w + bx - 2, (by - 2 + y) * w + bx - 2 + G), y * G);
+      else warpWindow(bx - 2, by - 2);
       // Residual motion of the block: one Lucas–Kanade step on the block grown by 2 pixels.
-      let [a, b, c, ex, ey, mean] = [0, 0, 0, 0, 0, 0];
-      for (let y = by - 2; y < by + B + 2; y++)
-        for (let x = bx - 2; x < bx + B + 2; x++) {
-          const i = y * w + x;
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let ex = 0;
+      let ey = 0;
+      for (let y = 0; y < G; y++)
+        for (let x = 0; x < G; x++) {
+          const i = (by - 2 + y) * w + bx - 2 + x;
           const gx = 0.5 * (cur[i + 1]! - cur[i - 1]!);
           const gy = 0.5 * (cur[i + w]! - cur[i - w]!);
-          const e = cur[i]! - wp[i]!;
+          const e = cur[i]! - win[y * G + x]!;
           a += gx * gx;
           b += gx * gy;
           c += gy * gy;
@@ -201,20 +226,23 @@ export function estimateNoiseMoving(prev: Float32Array, cur: Float32Array, w: nu
           ey += gy * e;
         }
       const det = a * c - b * b;
-      let [dx, dy] = [0, 0];
+      let dx = 0;
+      let dy = 0;
       if (a + c > 0 && det > 1e-3 * (a + c) * (a + c)) {
         dx = (c * ex - b * ey) / det;
         dy = (a * ey - b * ex) / det;
         const big = Math.max(Math.abs(dx), Math.abs(dy));
         if (big > 1) [dx, dy] = [dx / big, dy / big];
       }
-      let [st, sl] = [0, 0];
-      for (let y = by; y < by + B; y++)
-        for (let x = bx; x < bx + B; x++) {
-          const i = y * w + x;
+      let st = 0;
+      let sl = 0;
+      let mean = 0;
+      for (let y = 2; y < B + 2; y++)
+        for (let x = 2; x < B + 2; x++) {
+          const i = (by - 2 + y) * w + bx - 2 + x;
           const gx = 0.5 * (cur[i + 1]! - cur[i - 1]!);
           const gy = 0.5 * (cur[i + w]! - cur[i - w]!);
-          st += Math.abs(cur[i]! - wp[i]! - gx * dx - gy * dy);
+          st += Math.abs(cur[i]! - win[y * G + x]! - gx * dx - gy * dy);
           sl += Math.abs(cur[i - w - 1]! - 2 * cur[i - w]! + cur[i - w + 1]! - 2 * cur[i - 1]! + 4 * cur[i]! - 2 * cur[i + 1]! + cur[i + w - 1]! - 2 * cur[i + w]! + cur[i + w + 1]!);
           mean += cur[i]!;
         }

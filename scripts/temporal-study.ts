@@ -22,8 +22,9 @@
  *   `wall_NAME` for a wallpaper in --wallpapers DIR (default /usr/share/backgrounds/mate/nature, Debian's
  *   mate-backgrounds: GreenMeadow, Garden, Wood, Dune; 640×360 frames at half the picture's scale). `generated` stands for every
  *   Set5 and leaves clip, and the wallpapers found.
- * Methods: a fixed history weight (0 = `--no-temporal`), or `auto` (the frame engine with
- * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it).
+ * Methods: a fixed history weight (0 = `--no-temporal`), `auto` (the frame engine with
+ * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it), or
+ * `auto-still` (the same estimator without motion compensation: what it buys).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -129,11 +130,14 @@ interface Row {
 /** Run one method over a clip's LR frames through the frame engine and score it. */
 async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
   const auto = method === 'auto';
-  const weight = auto ? 'auto' : Number(method);
+  // 'auto-still': the same weight maps without motion compensation (the history left where it
+  // was), fed to an engine of fixed weight: what motion compensation buys.
+  const still = method === 'auto-still';
+  const weight = auto ? 'auto' : still ? 0.9 : Number(method);
   await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu: { intraOpThreads: threads } });
   // A twin of the engine's estimator, fed the same frames, to report what it decided (its maps
   // are the engine's: same code, same frames).
-  const twin = auto ? new HistoryWeightEstimator() : undefined;
+  const twin = auto || still ? new HistoryWeightEstimator({ motion: auto }) : undefined;
   const scorer = new SequenceScorer({ border: 4 });
   let weightSum = 0;
   let moved = 0;
@@ -141,9 +145,10 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
   for (let i = 0; i < lrs.length; i++) {
     const lr = lrs[i]!;
     const t0 = performance.now();
-    const out = await up.process(lr);
+    const map = still ? twin!.next(lr) : undefined;
+    const out = await up.process(lr, map !== undefined ? { alpha: map } : {});
     ms += performance.now() - t0;
-    const alpha = twin?.next(lr);
+    const alpha = still ? map : twin?.next(lr);
     if (twin && (twin.shift.dx !== 0 || twin.shift.dy !== 0)) moved++;
     if (i > 0) weightSum += alpha === undefined ? (weight as number) : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
     scorer.push(out, gts[i]!);

@@ -26,8 +26,11 @@
  * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it), or
  * `auto-still` (the same estimator without motion compensation: what it buys).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
+ * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
+ * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
+ * summary.svg (temporal error of auto against off, per clip) to `--out DIR`.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cropImage, readImage, type RgbImage } from '../src/image/io.ts';
@@ -157,7 +160,66 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
   return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame, ...extra };
 }
 
+const fmt = (v: number | undefined, d: number): string => (v === undefined ? '' : v.toFixed(d));
+
+/** The summary of saved rows: a markdown table, and a bar chart of auto's change of temporal error. */
+async function summary(files: string[], outDir: string): Promise<void> {
+  const rows: Row[] = (await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Row[]))).flat();
+  const keys = [...new Set(rows.map((r) => `${r.clip}|${r.noise}`))];
+  const get = (k: string, method: string) => rows.find((r) => `${r.clip}|${r.noise}` === k && r.method === method);
+  const print = (s: string) => process.stdout.write(`${s}\n`);
+  print('| clip | σ | PSNR-Y off / 0.2 / auto | temporal error off / 0.2 / auto | auto vs off | auto without motion compensation | noise read | moved |');
+  print('|---|---|---|---|---|---|---|---|');
+  const bars: { label: string; clean?: number; noisy?: number; still?: number }[] = [];
+  for (const k of keys) {
+    const [clip, noise] = k.split('|') as [string, string];
+    const [off, blind, auto, still] = ['0', '0.2', 'auto', 'auto-still'].map((m) => get(k, m));
+    if (!off || !auto) continue;
+    const te = (r: Row | undefined) => r?.mean.temporalError;
+    const d = (r: Row) => `${(r.mean.psnr - off.mean.psnr >= 0 ? '+' : '')}${(r.mean.psnr - off.mean.psnr).toFixed(3)} dB, ${((100 * te(r)!) / te(off)! - 100).toFixed(1)} %`;
+    print(`| ${clip} | ${noise} | ${fmt(off.mean.psnr, 3)} / ${fmt(blind?.mean.psnr, 3)} / ${fmt(auto.mean.psnr, 3)} | ${fmt(te(off), 3)} / ${fmt(te(blind), 3)} / ${fmt(te(auto), 3)} | ${d(auto)} | ${still ? d(still) : ''} | ${fmt(auto.noiseRead, 2)} | ${auto.movedFrames ?? ''} |`);
+    let bar = bars.find((b) => b.label === clip);
+    if (!bar) bars.push((bar = { label: clip }));
+    const pct = (r: Row) => (100 * te(r)!) / te(off)! - 100;
+    if (Number(noise) === 0) bar.clean = pct(auto);
+    else {
+      bar.noisy = pct(auto);
+      if (still) bar.still = pct(still);
+    }
+  }
+  if (outDir) {
+    await mkdir(outDir, { recursive: true });
+    await writeFile(path.join(outDir, 'summary.svg'), barChart(bars));
+  }
+}
+
+/** Horizontal bars: auto's change of temporal error against off, per clip (clean, noisy, noisy without motion compensation). */
+function barChart(bars: { label: string; clean?: number; noisy?: number; still?: number }[]): string {
+  const [left, width, rowH, top] = [150, 420, 18, 40];
+  const lo = Math.min(-70, ...bars.flatMap((b) => [b.clean ?? 0, b.noisy ?? 0, b.still ?? 0]));
+  const hi = 10;
+  const x = (v: number) => left + ((v - lo) / (hi - lo)) * width;
+  const h = top + rowH * bars.length + 30;
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 20}" height="${h}" font-family="sans-serif" font-size="10">`, '<rect width="100%" height="100%" fill="white"/>'];
+  parts.push(`<text x="${left}" y="14" font-size="12" font-weight="bold">temporal error of auto against --no-temporal, %</text>`);
+  const legend: [string, string][] = [['#7f7f7f', 'clean'], ['#1f77b4', 'σ 4'], ['#ff7f0e', 'σ 4 without motion compensation']];
+  legend.forEach(([c, l], i) => parts.push(`<rect x="${left + i * 110}" y="22" width="10" height="8" fill="${c}"/><text x="${left + i * 110 + 14}" y="30">${l}</text>`));
+  for (let v = Math.ceil(lo / 10) * 10; v <= hi; v += 10)
+    parts.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${top}" y2="${h - 24}" stroke="${v === 0 ? '#000' : '#ddd'}"/><text x="${x(v)}" y="${h - 12}" text-anchor="middle">${v}</text>`);
+  bars.forEach((b, i) => {
+    const y = top + i * rowH;
+    parts.push(`<text x="${left - 4}" y="${y + 12}" text-anchor="end">${b.label}</text>`);
+    const bar = (v: number | undefined, c: string, k: number) =>
+      v === undefined ? '' : `<rect x="${Math.min(x(0), x(v))}" y="${y + 2 + k * 5}" width="${Math.max(0.8, Math.abs(x(v) - x(0)))}" height="4.5" fill="${c}"/>`;
+    parts.push(bar(b.clean, '#7f7f7f', 0), bar(b.noisy, '#1f77b4', 1), bar(b.still, '#ff7f0e', 2));
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
 async function main(): Promise<void> {
+  const from = flag('from', '');
+  if (from) return summary(from.split(','), flag('out', ''));
   const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
   const methods = list('methods', '0,0.2,auto');

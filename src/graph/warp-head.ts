@@ -14,6 +14,7 @@
  * clamped edges and the same float32 weights, which the caller feeds (`warpFeeds`).
  */
 import { DataType, decodeModel, encodeModel, type NodeProto } from './onnx-proto.ts';
+import { node } from './pack-head.ts';
 
 /** Input names of the head: Pad's pads, Slice's starts and ends (int64), the depthwise kernel (float). */
 export const WARP_PADS = 'paragon_warp_pads';
@@ -23,14 +24,6 @@ export const WARP_KERNEL = 'paragon_warp_kernel';
 
 const PREV = /prev|hidden|state|history/i;
 const ALPHA = /alpha|weight/i;
-
-const node = (opType: string, inputs: string[], outputs: string[], attributes: NodeProto['attributes'] = []): NodeProto => ({
-  name: outputs[0]!,
-  opType,
-  inputs,
-  outputs,
-  attributes,
-});
 
 /**
  * The model with the warp head on its history input, or undefined when it cannot take one: not a

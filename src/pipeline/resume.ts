@@ -59,8 +59,8 @@ interface Manifest extends CarriedTotals {
   readonly segmentFrames: number;
   readonly segments: SegmentRecord[];
   readonly state: { file: string; length: number } | null;
-  /** The history-weight estimator's arrays (`--temporal auto`), in one file: prev | ref | refVar as present. */
-  readonly weights?: { file: string; width: number; height: number; noiseVar: number | null; reading?: number | null; parts: WeightPart[] } | null;
+  /** The history-weight estimator's arrays (`--temporal auto`), in one file: prev | ref | refVar | difference as present. */
+  readonly weights?: { file: string; width: number; height: number; noiseVar: number | null; parts: WeightPart[] } | null;
   readonly last: { width: number; height: number } | null;
   readonly stats: UpscalerStats;
   readonly device: string;
@@ -68,7 +68,7 @@ interface Manifest extends CarriedTotals {
 
 const MANIFEST = 'progress.json';
 
-const WEIGHT_PARTS = ['prev', 'ref', 'refVar'] as const;
+const WEIGHT_PARTS = ['prev', 'ref', 'refVar', 'difference'] as const;
 type WeightPart = (typeof WEIGHT_PARTS)[number];
 
 /** The checkpoint folder of an output file. */
@@ -199,13 +199,13 @@ export class Checkpoint {
     }
     let weights: HistoryWeightSnapshot | undefined;
     if (m.weights) {
-      const { file, width, height, noiseVar, reading, parts } = m.weights;
+      const { file, width, height, noiseVar, parts } = m.weights;
       const buf = await readFile(path.join(this.dir, file));
       const n = width * height;
       if (buf.byteLength !== parts.length * n * 4) throw new ParagonError('media', `checkpoint state ${file} is damaged; delete the folder to start over`, { file: this.dir });
       const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
       const part = (k: WeightPart): Float32Array | undefined => (parts.includes(k) ? all.slice(parts.indexOf(k) * n, (parts.indexOf(k) + 1) * n) : undefined);
-      weights = { width, height, noiseVar: noiseVar ?? undefined, reading: reading ?? undefined, prev: part('prev'), ref: part('ref'), refVar: part('refVar') };
+      weights = { width, height, noiseVar: noiseVar ?? undefined, prev: part('prev'), ref: part('ref'), refVar: part('refVar'), difference: part('difference') };
     }
     return { state, last: m.last ?? undefined, stats: m.stats, ...(weights ? { weights } : {}) };
   }
@@ -234,7 +234,7 @@ export class Checkpoint {
         parts.forEach((k, i) => all.set(w[k]!, i * n));
         const file = `weights-${segment.file.replace(/\.[^.]+$/, '')}.f32`;
         await writeAtomic(path.join(this.dir, file), new Uint8Array(all.buffer));
-        weights = { file, width: w.width, height: w.height, noiseVar: w.noiseVar ?? null, reading: w.reading ?? null, parts };
+        weights = { file, width: w.width, height: w.height, noiseVar: w.noiseVar ?? null, parts };
       }
       const next: Manifest = {
         version: 1,

@@ -15,12 +15,11 @@
  *   it compares the new frame with what the history really holds, not with the last frame alone.
  *   Content that entered the frame has no history (weight 0).
  * - The noise level σ is measured, not assumed, in a way that neither texture nor motion inflates
- *   (noise.ts: still blocks' differences, or moving blocks where the motion-compensated difference
- *   and a Laplacian agree), taken as the smaller of this frame's and the last frame's reading (one
- *   odd frame cannot open the gate) and smoothed over time. Noisy input measures its σ, so
- *   differences the noise explains keep the history. Clean input (σ under about one luma level)
- *   keeps none: averaging it gains nothing, and changes too small for the tests would only lag or
- *   ghost (`noiseGate`).
+ *   (noise.ts: the anti-correlation of consecutive motion-compensated differences, which only
+ *   noise shared by the middle frame produces), smoothed over time. Noisy input measures its σ,
+ *   so differences the noise explains keep the history. Clean input (σ under about one luma
+ *   level) keeps none: averaging it gains nothing, and changes too small for the tests would only
+ *   lag or ghost (`noiseGate`).
  * - Per pixel, two tests over a (2r+1)² window, each as a z-score against that noise: the mean
  *   absolute difference above its noise floor (texture that moved), and the absolute mean signed
  *   difference (a patch that got brighter or darker). The weight is `maxWeight` below `zStatic`,
@@ -61,7 +60,7 @@ export interface HistoryWeightOptions {
   readonly noiseGate?: readonly [number, number];
   /** Side of the blocks the noise is measured on (default 8). */
   readonly block?: number;
-  /** Quantile of the blocks with evidence of noise taken as the noise (default 0.25; noise.ts). */
+  /** Quantile of the blocks' noise variances taken as the frame's (default 0.75; noise.ts). */
   readonly quantile?: number;
   /**
    * Compensate the camera's motion (default true). Off, the history stays where it was (for a
@@ -78,7 +77,7 @@ const DEFAULTS: Required<HistoryWeightOptions> = {
   noiseGate: [1.2, 2.0],
   minNoise: 0.5,
   block: 8,
-  quantile: 0.25,
+  quantile: 0.75,
   motion: true,
 };
 
@@ -214,8 +213,8 @@ export interface HistoryWeightSnapshot {
   readonly ref: Float32Array | undefined;
   readonly refVar: Float32Array | undefined;
   readonly noiseVar: number | undefined;
-  /** The last frame's own noise reading (the next is held to at most it); absent in older snapshots. */
-  readonly reading?: number | undefined;
+  /** The last frame's motion-compensated difference (noise.ts); absent in older snapshots. */
+  readonly difference?: Float32Array | undefined;
 }
 
 /**
@@ -232,7 +231,7 @@ export class HistoryWeightEstimator {
   #ref: Float32Array | undefined;
   #refVar: Float32Array | undefined;
   #noiseVar: number | undefined;
-  #reading: number | undefined;
+  #difference: Float32Array | undefined;
   #shift: Shift = NO_SHIFT;
   readonly #scratch = new Scratch();
   /** The luma buffer of the frame before last, reused for the next frame's luma. */
@@ -262,26 +261,34 @@ export class HistoryWeightEstimator {
    * snapshot so a resumed run gives the same maps.
    */
   snapshot(): HistoryWeightSnapshot {
-    return { width: this.#w, height: this.#h, prev: this.#prev?.slice(), ref: this.#ref?.slice(), refVar: this.#refVar?.slice(), noiseVar: this.#noiseVar, reading: this.#reading };
+    return {
+      width: this.#w,
+      height: this.#h,
+      prev: this.#prev?.slice(),
+      ref: this.#ref?.slice(),
+      refVar: this.#refVar?.slice(),
+      noiseVar: this.#noiseVar,
+      difference: this.#difference?.slice(),
+    };
   }
 
   /** Continue from a {@link snapshot}. */
   restore(s: HistoryWeightSnapshot): void {
     const n = s.width * s.height;
-    for (const a of [s.prev, s.ref, s.refVar]) if (a && a.length !== n) throw new RangeError(`history-weight snapshot: ${a.length} values for ${s.width}x${s.height}`);
+    for (const a of [s.prev, s.ref, s.refVar, s.difference]) if (a && a.length !== n) throw new RangeError(`history-weight snapshot: ${a.length} values for ${s.width}x${s.height}`);
     this.#w = s.width;
     this.#h = s.height;
     this.#prev = s.prev?.slice();
     this.#ref = s.ref?.slice();
     this.#refVar = s.refVar?.slice();
     this.#noiseVar = s.noiseVar;
-    this.#reading = s.reading;
+    this.#difference = s.difference?.slice();
     this.#shift = NO_SHIFT;
   }
 
   /** Forget the history (the next frame gets weight 0), keeping the noise estimate. */
   reset(): void {
-    this.#prev = this.#ref = this.#refVar = undefined;
+    this.#prev = this.#ref = this.#refVar = this.#difference = undefined;
   }
 
   /**
@@ -296,7 +303,7 @@ export class HistoryWeightEstimator {
     this.#spare = undefined;
     this.#shift = NO_SHIFT;
     if (w !== this.#w || h !== this.#h) {
-      this.#noiseVar = this.#reading = undefined;
+      this.#noiseVar = undefined;
       this.reset();
     }
     if (opts.cut === true) this.reset();
@@ -314,11 +321,8 @@ export class HistoryWeightEstimator {
     this.#spare = prev;
     const { block, quantile, noiseGate } = this.options;
     const motion = this.options.motion ? estimateShift(prev, y, w, h, { noise: this.noise }) : NO_SHIFT;
-    const reading = estimateNoiseMoving(prev, y, w, h, motion, { block, quantile });
-    // One frame's reading alone cannot open the gate: the smaller of this one and the last counts
-    // (the first reading of a clip only waits for the next).
-    const sigma = this.#reading === undefined ? undefined : Math.min(reading, this.#reading);
-    this.#reading = reading;
+    const { sigma, difference } = estimateNoiseMoving(prev, y, w, h, motion, this.#difference, { block, quantile });
+    this.#difference = difference;
     // Smooth over time: one frame's quantile wobbles; a scene's noise does not.
     if (sigma !== undefined) this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
     const open = Math.min(1, Math.max(0, (this.noise - noiseGate[0]) / Math.max(1e-6, noiseGate[1] - noiseGate[0])));

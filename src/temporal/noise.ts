@@ -7,15 +7,13 @@
  * changes at every pixel from frame to frame (interpolation and aliasing: the new samples are not
  * a shift of the old ones), and is full of fine detail in every frame; both read as noise to the
  * simple estimators ({@link estimateNoise} on frame differences, {@link estimateNoiseSpatial} on a
- * Laplacian). {@link estimateNoiseMoving} asks for two independent kinds of evidence instead:
- * - in blocks that did not move (locally, after the global motion and a per-block Lucas–Kanade
- *   step), the frame difference holds only noise: texture cannot show there;
- * - in blocks that moved, the motion-compensated difference (bicubic warp, the per-block residual
- *   motion removed to first order) and the Laplacian must agree: white noise raises both alike,
- *   while texture raises the Laplacian and aliasing the difference, each on its own.
- * Blocks with neither kind of evidence say nothing, and too few blocks with evidence mean the
- * frame shows no noise: σ 0. Measured on clean and noisy pans, zooms and rotations of photographs
- * and of a dead-leaves texture in docs/temporal.md.
+ * Laplacian), and to any other statistic of one difference or one frame. {@link estimateNoiseMoving}
+ * uses what only noise does: it is new in every frame. Two consecutive motion-compensated
+ * differences share the middle frame's noise with opposite signs (a negative covariance), while
+ * whatever the compensation leaves of the content (aliasing, interpolation, motion it missed)
+ * repeats from one difference to the next (a positive covariance). Texture and motion can only
+ * lower the reading (in expectation), never raise it. Measured on clean and noisy pans, zooms and rotations of
+ * photographs and of a dead-leaves texture in docs/temporal.md.
  *
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
@@ -150,76 +148,85 @@ export function warpCubic(src: Float32Array, h: number, w: number, s: Shift): { 
 export interface MovingNoiseOptions {
   /** Side of the blocks (default 8). */
   readonly block?: number;
-  /** Quantile of the blocks with evidence taken as the noise (default 0.25). */
+  /** Quantile of the blocks' noise variances taken as the frame's (default 0.75: what aliasing leaves pulls the lower ones down). */
   readonly quantile?: number;
-  /** Largest ratio of the two estimates of a moving block for them to agree (default 1.4). */
-  readonly agree?: number;
-  /** Least share of the measured blocks that must hold evidence (default 0.06), else σ is 0. */
-  readonly minShare?: number;
-  /** Local motion (pixels) below which a block counts as still (default 0.1). */
-  readonly still?: number;
 }
 
 /**
- * Noise σ (luma levels) of `cur` given the previous frame `prev` and the global motion `s`
- * between them (motion.ts), robust to texture and motion (see the module comment). 0 when the
- * frames hold no evidence of noise.
+ * Noise σ (luma levels) of a clip at `cur`, robust to texture and motion (see the module
+ * comment), and this frame's motion-compensated difference for the next call.
+ *
+ * `d_t = cur − warp(prev)` (bicubic, by the global motion `s`, each block's residual motion then
+ * removed to first order by a Lucas–Kanade step) holds the noise of both frames; the last call's
+ * difference `d_{t−1}` (`last`), moved by the same warp, holds the previous frame's noise too, with
+ * the opposite sign. So per block `−cov(d_t, warp(d_{t−1})) / g` (g the warp's Σ weight²) is the
+ * noise variance, and nothing else makes it positive: what aliasing, interpolation and motion that
+ * the warp missed leave in the differences repeats from frame to frame (a positive covariance),
+ * and changes of the scene do not repeat at all. The `quantile` of the blocks' variances is the
+ * frame's; negative means no noise (σ 0). Undefined without `last` (the first two frames of a
+ * shot, or after a size change).
  */
-export function estimateNoiseMoving(prev: Float32Array, cur: Float32Array, w: number, h: number, s: Shift, opts: MovingNoiseOptions = {}): number {
+export function estimateNoiseMoving(
+  prev: Float32Array,
+  cur: Float32Array,
+  w: number,
+  h: number,
+  s: Shift,
+  last: Float32Array | undefined,
+  opts: MovingNoiseOptions = {},
+): { sigma: number | undefined; difference: Float32Array } {
   const B = opts.block ?? 8;
-  const agree = opts.agree ?? 1.4;
-  const stillBelow = opts.still ?? 0.1;
   const still = isStill(s);
-  // The previous frame moved by the bicubic warp, computed only on the windows measured.
+  const { out: wp, gain } = still ? { out: prev, gain: 1 } : warpCubic(prev, h, w, s);
+  const difference = new Float32Array(w * h);
+  for (let i = 0; i < difference.length; i++) difference[i] = cur[i]! - wp[i]!;
+  if (!last || last.length !== w * h) return { sigma: undefined, difference };
+  // The last difference moved onto this frame, on the windows measured.
   const ix = Math.floor(s.dx);
   const iy = Math.floor(s.dy);
   const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k)) as [number, number, number, number];
   const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k)) as [number, number, number, number];
-  const gain = still ? 1 : wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
-  const G = B + 4;
-  const win = new Float32Array(G * G);
-  const tmp = new Float32Array((G + 3) * G);
+  const win = new Float32Array(B * B);
+  const tmp = new Float32Array((B + 3) * B);
   const warpWindow = (x0: number, y0: number): void => {
-    for (let r = 0; r < G + 3; r++) {
+    if (still) {
+      for (let y = 0; y < B; y++) win.set(last.subarray((y0 + y) * w + x0, (y0 + y) * w + x0 + B), y * B);
+      return;
+    }
+    for (let r = 0; r < B + 3; r++) {
       const row = Math.min(h - 1, Math.max(0, y0 + iy - 1 + r)) * w;
-      for (let x = 0; x < G; x++) {
+      for (let x = 0; x < B; x++) {
         const c = x0 + x + ix;
-        tmp[r * G + x] =
-          wx[0] * prev[row + Math.min(w - 1, Math.max(0, c - 1))]! + wx[1] * prev[row + Math.min(w - 1, Math.max(0, c))]! + wx[2] * prev[row + Math.min(w - 1, Math.max(0, c + 1))]! + wx[3] * prev[row + Math.min(w - 1, Math.max(0, c + 2))]!;
+        tmp[r * B + x] =
+          wx[0] * last[row + Math.min(w - 1, Math.max(0, c - 1))]! + wx[1] * last[row + Math.min(w - 1, Math.max(0, c))]! + wx[2] * last[row + Math.min(w - 1, Math.max(0, c + 1))]! + wx[3] * last[row + Math.min(w - 1, Math.max(0, c + 2))]!;
       }
     }
-    for (let y = 0; y < G; y++) for (let x = 0; x < G; x++) win[y * G + x] = wy[0] * tmp[y * G + x]! + wy[1] * tmp[(y + 1) * G + x]! + wy[2] * tmp[(y + 2) * G + x]! + wy[3] * tmp[(y + 3) * G + x]!;
+    for (let y = 0; y < B; y++) for (let x = 0; x < B; x++) win[y * B + x] = wy[0] * tmp[y * B + x]! + wy[1] * tmp[(y + 1) * B + x]! + wy[2] * tmp[(y + 2) * B + x]! + wy[3] * tmp[(y + 3) * B + x]!;
   };
-  // Difference units: noise in both frames, the previous one through the warp.
-  const perT = 1 / (B * B * ABS_MEAN * Math.sqrt(1 + gain));
-  const perS = 1 / (B * B * ABS_MEAN * 6);
   const m = 3 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));
   const cols = Math.floor((w - 2 * m) / B);
   const rows = Math.floor((h - 2 * m) / B);
-  if (cols < 1 || rows < 1) return 0;
-  // Large frames: every k-th block each way (about 1500 blocks: fewer let a few odd blocks of a
-  // clean frame pass for noise; measured on Vid4 walk).
+  if (cols < 1 || rows < 1) return { sigma: undefined, difference };
+  // Large frames: every k-th block each way (about 1500 blocks).
   const k = Math.max(1, Math.round(Math.sqrt((cols * rows) / 1500)));
-  const evidence: number[] = [];
-  let measured = 0;
+  const variances: number[] = [];
+  const n = B * B;
   for (let bj = 0; bj < rows; bj += k)
     for (let bi = 0; bi < cols; bi += k) {
       const by = m + bj * B;
       const bx = m + bi * B;
-      if (still) for (let y = 0; y < G; y++) win.set(prev.subarray((by - 2 + y) * w + bx - 2, (by - 2 + y) * w + bx - 2 + G), y * G);
-      else warpWindow(bx - 2, by - 2);
       // Residual motion of the block: one Lucas–Kanade step on the block grown by 2 pixels.
       let a = 0;
       let b = 0;
       let c = 0;
       let ex = 0;
       let ey = 0;
-      for (let y = 0; y < G; y++)
-        for (let x = 0; x < G; x++) {
-          const i = (by - 2 + y) * w + bx - 2 + x;
+      for (let y = by - 2; y < by + B + 2; y++)
+        for (let x = bx - 2; x < bx + B + 2; x++) {
+          const i = y * w + x;
           const gx = 0.5 * (cur[i + 1]! - cur[i - 1]!);
           const gy = 0.5 * (cur[i + w]! - cur[i - w]!);
-          const e = cur[i]! - win[y * G + x]!;
+          const e = difference[i]!;
           a += gx * gx;
           b += gx * gy;
           c += gy * gy;
@@ -235,31 +242,24 @@ export function estimateNoiseMoving(prev: Float32Array, cur: Float32Array, w: nu
         const big = Math.max(Math.abs(dx), Math.abs(dy));
         if (big > 1) [dx, dy] = [dx / big, dy / big];
       }
-      let st = 0;
-      let sl = 0;
-      let mean = 0;
-      for (let y = 2; y < B + 2; y++)
-        for (let x = 2; x < B + 2; x++) {
-          const i = (by - 2 + y) * w + bx - 2 + x;
-          const gx = 0.5 * (cur[i + 1]! - cur[i - 1]!);
-          const gy = 0.5 * (cur[i + w]! - cur[i - w]!);
-          st += Math.abs(cur[i]! - win[y * G + x]! - gx * dx - gy * dy);
-          sl += Math.abs(cur[i - w - 1]! - 2 * cur[i - w]! + cur[i - w + 1]! - 2 * cur[i - 1]! + 4 * cur[i]! - 2 * cur[i + 1]! + cur[i + w - 1]! - 2 * cur[i + w]! + cur[i + w + 1]!);
+      warpWindow(bx, by);
+      let [sd, sq, sdq, mean] = [0, 0, 0, 0];
+      for (let y = 0; y < B; y++)
+        for (let x = 0; x < B; x++) {
+          const i = (by + y) * w + bx + x;
+          const d = difference[i]! - 0.5 * (cur[i + 1]! - cur[i - 1]!) * dx - 0.5 * (cur[i + w]! - cur[i - w]!) * dy;
+          const q = win[y * B + x]!;
+          sd += d;
+          sq += q;
+          sdq += d * q;
           mean += cur[i]!;
         }
-      mean /= B * B;
       // Near black or white, clipping hides noise.
-      if (!(mean > 12 && mean < 243)) continue;
-      measured++;
-      const t = st * perT;
-      const l = sl * perS;
-      const motion = Math.max(Math.abs(s.dx + dx), Math.abs(s.dy + dy));
-      if (motion < stillBelow) evidence.push(t);
-      else if (Math.max(t, l) <= agree * Math.min(t, l)) evidence.push(Math.sqrt(t * l));
+      if (!(mean > 12 * n && mean < 243 * n)) continue;
+      variances.push(-(sdq / n - (sd / n) * (sq / n)) / gain);
     }
-  if (evidence.length < Math.max(8, (opts.minShare ?? 0.06) * measured)) return 0;
-  evidence.sort((p, q) => p - q);
-  const q = opts.quantile ?? 0.25;
-  // The q-quantile of a block's mean |N(0, 1)| sits z_q standard errors below 1.
-  return evidence[Math.floor(q * evidence.length)]! / (1 + (normalQuantile(q) * ABS_SD) / ABS_MEAN / B);
+  if (variances.length < 8) return { sigma: undefined, difference };
+  variances.sort((p, q) => p - q);
+  const v = variances[Math.floor((opts.quantile ?? 0.75) * (variances.length - 1))]!;
+  return { sigma: Math.sqrt(Math.max(0, v)), difference };
 }

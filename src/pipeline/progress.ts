@@ -49,6 +49,7 @@ export class Progress {
   #lastShown = Number.NEGATIVE_INFINITY;
   #lastPlain = performance.now();
   #drawn = false;
+  #stopping = false;
 
   /** `done` frames were finished before this run (resume): they count as done but not towards the rate. */
   constructor(sink: ProgressSink, total: number | undefined, done = 0) {
@@ -81,6 +82,15 @@ export class Progress {
     this.#show(performance.now(), true);
     if (this.#sink.mode === 'bar' && this.#drawn) this.#sink.text?.('\n');
     this.#drawn = false;
+  }
+
+  /**
+   * The run was told to stop and finishes the frames in flight: the bar says so until it is
+   * cleared (a terminal only: the other modes get the one line at the end).
+   */
+  stopping(): void {
+    this.#stopping = true;
+    if (this.#sink.mode === 'bar') this.#show(performance.now(), false);
   }
 
   /** Erase the bar so a notice can be printed on a clean line; the next update redraws it. */
@@ -117,6 +127,7 @@ export class Progress {
     const count = p.total !== undefined ? `${p.frames}/${p.total} frames` : `${p.frames} frames`;
     const pct = frac !== undefined ? ` ${(frac * 100).toFixed(0)}%` : '';
     const eta = p.eta !== undefined ? `, ETA ${clock(p.eta)}` : '';
+    if (this.#stopping) return `${bar}${count}${pct}: stopping after the frames in flight (Ctrl+C again quits at once)`;
     return `${bar}${count}${pct}, ${p.fps.toFixed(p.fps < 10 ? 2 : 1)} fps, ${clock(p.elapsed)} elapsed${eta}`;
   }
 }

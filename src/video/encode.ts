@@ -106,6 +106,9 @@ export async function createEncoder(outFile: string, opts: EncoderOptions): Prom
   const color = opts.color ?? (source ? colorOf(source.video) : { matrix: 'bt709', range: 'tv' as const, primaries: undefined, transfer: undefined, guessed: true });
   const [tbNum, tbDen] = opts.timeBase ?? source?.video.timeBase ?? [1, 90000];
   const sar = opts.sar ?? source?.video.sar;
+  // The source's nominal frame duration (see mkvHeader: the last frame of a short MP4 needs it).
+  const rate = source?.video.avgFrameRate ?? source?.video.rFrameRate;
+  const frameNs = rate && rate[0] > 0 ? roundDiv(BigInt(rate[1]) * NS, BigInt(rate[0])) : undefined;
 
   const dir = path.dirname(path.resolve(outFile));
   await mkdir(dir, { recursive: true });
@@ -158,7 +161,7 @@ export async function createEncoder(outFile: string, opts: EncoderOptions): Prom
       '-f', container.format, temp,
     ];
     const p = spawnTool(tools.ffmpeg, args, { label: 'ffmpeg', file: outFile, stdin: true, signal: opts.signal });
-    p.stdin!.write(mkvHeader(width, height, bitDepth === 16 ? 'rgb48le' : 'rgb24'));
+    p.stdin!.write(mkvHeader(width, height, bitDepth === 16 ? 'rgb48le' : 'rgb24', frameNs));
     return p;
   };
 

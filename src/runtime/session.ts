@@ -92,7 +92,7 @@ export class ModelSession implements AsyncDisposable {
       const why = reply.failures.find((f) => f.device === request)?.message ?? 'not available';
       const hint = providerInstallHint(request);
       const get = hint ? `; onnxruntime-node's ${request === 'cuda' ? 'CUDA' : 'TensorRT'} provider is not installed, get it with: ${hint}` : '';
-      options.onNotice?.(`device ${request} unavailable (${why}); using ${reply.device}${get}`);
+      options.onNotice?.(`device ${request} unavailable (${why}${get}); using ${reply.device}`);
     }
     return s;
   }

@@ -52,8 +52,16 @@ const argsDef = {
   preset: { type: 'string', description: 'Encoder speed preset (x264/x265 names; SVT-AV1 0-13; vp9 cpu-used)' },
   ffmpeg: { type: 'string', description: 'ffmpeg binary to use (ffprobe is looked for beside it)' },
   frames: { type: 'string', description: 'Video: only source frames FROM:TO (0-based, TO excluded; e.g. 0:240, 1000:)' },
-  resume: { type: 'boolean', description: 'Video: continue an interrupted run from its last checkpoint' },
-  checkpoint: { type: 'string', description: 'Video: frames per resumable segment (default 240)' },
+  resume: {
+    type: 'boolean',
+    description:
+      'Video: continue an interrupted run (Ctrl+C, SIGTERM, SIGHUP: exit 130, 143, 129; a second signal quits at once) from its checkpoint; only unsaved frames are inferred, and the output equals an uninterrupted run',
+  },
+  checkpoint: {
+    type: 'string',
+    description:
+      'Video: frames per segment (default 240), each encoded on its own from a keyframe; a checkpoint is saved at each segment end and every 30 s (PARAGON_CHECKPOINT_SECONDS). Lossy codecs keep the open segment losslessly until it closes (240 frames at 1080p: ~1 GB)',
+  },
   report: { type: 'string', description: 'Write a JSON report of the run to this file' },
   progress: { type: 'string', description: "'json': one JSON object per update on stdout; 'text' (default): a bar when stderr is a terminal" },
   threads: { type: 'string', description: 'CPU threads per operator (default: all cores)' },

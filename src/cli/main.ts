@@ -19,6 +19,7 @@ export const subCommands = {
   player: lazy(() => import('./player.ts')),
   scenes: lazy(() => import('./scenes.ts')),
   upscale: lazy(() => import('./upscale.ts')),
+  worker: lazy(() => import('./worker.ts')),
 };
 
 const main = defineCommand({

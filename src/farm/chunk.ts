@@ -19,12 +19,12 @@ import { ParagonError, mediaError, modelError } from '../errors.ts';
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
 import { MODELS_DIR } from '../runtime/model.ts';
 import { openUpscaler } from '../temporal/open.ts';
-import type { PackedFrame } from '../temporal/upscaler.ts';
+import type { PackedFrame, TemporalUpscaler } from '../temporal/upscaler.ts';
 import { decodeFrames, type Frame } from '../video/decode.ts';
 import { createEncoder, type VideoEncoder } from '../video/encode.ts';
 import type { FfmpegTools } from '../video/ffmpeg.ts';
 import { framePlanes } from '../video/frame.ts';
-import { probeMedia } from '../video/probe.ts';
+import { probeMedia, type MediaInfo } from '../video/probe.ts';
 import { startTimeUs } from '../pipeline/mux.ts';
 import { ahead, PlanePool } from '../pipeline/stages.ts';
 import type { ChunkSpec, FarmPlan } from './plan.ts';
@@ -56,6 +56,53 @@ export interface ChunkRunOptions {
   /** Frames of the chunk encoded so far (called after each). */
   readonly progress?: (done: number) => void;
   readonly notice?: (line: string) => void;
+  /** Upscalers kept open between chunks (a worker's); without it each chunk opens its own. */
+  readonly upscalers?: UpscalerCache;
+}
+
+/** An open upscaler and the pool its frames' planes come back to. */
+interface Engine {
+  readonly up: TemporalUpscaler;
+  readonly pool: PlanePool;
+}
+
+/**
+ * Upscalers a worker keeps open between chunks of the same model and settings: loading a model
+ * (building the graph, starting ORT, its first runs) costs a second or two a chunk otherwise. A
+ * chunk starts from no history whatever ran before (its first frame is run as a cut), so reuse
+ * changes no frame.
+ */
+export class UpscalerCache implements AsyncDisposable {
+  readonly #idle = new Map<string, Engine[]>();
+  readonly #keep: number;
+
+  /** Keep at most `keep` idle upscalers (a worker's concurrency). */
+  constructor(keep = 1) {
+    this.#keep = keep;
+  }
+
+  /** An idle upscaler of `key`, or a new one from `open`. */
+  async take(key: string, open: (pool: PlanePool) => Promise<TemporalUpscaler>): Promise<Engine> {
+    return this.#idle.get(key)?.pop() ?? (await fresh(open));
+  }
+
+  /** Return an upscaler after a chunk (closed when more than `keep` are idle). */
+  async give(key: string, e: Engine): Promise<void> {
+    const idle = [...this.#idle.values()].reduce((n, l) => n + l.length, 0);
+    if (idle >= this.#keep) {
+      // Make room: the oldest settings go first.
+      const [oldKey, list] = this.#idle.entries().next().value ?? [];
+      const old = list?.shift();
+      if (list?.length === 0) this.#idle.delete(oldKey!);
+      await old?.up.close();
+    }
+    this.#idle.set(key, [...(this.#idle.get(key) ?? []), e]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const list of this.#idle.values()) for (const e of list) await e.up.close();
+    this.#idle.clear();
+  }
 }
 
 /** File name of chunk `i`. */
@@ -119,18 +166,55 @@ export async function runChunk(storage: Storage, dir: string, plan: FarmPlan, ch
   const notice = opts.notice ?? (() => undefined);
   const info = await probeMedia(input, { tools, signal });
   const s = plan.settings;
+  const depth = info.video.bitDepth > 8 ? 16 : 8;
+  const key = JSON.stringify([model, s.model.sha256, s.historyWeight, s.fp16, s.tile, depth]);
+  const open = (pool: PlanePool): Promise<TemporalUpscaler> =>
+    openUpscaler(model, {
+      mode: 'video',
+      historyWeight: s.historyWeight,
+      fp16: s.fp16,
+      device: opts.device ?? 'auto',
+      cpu: opts.cpu ?? {},
+      tile: s.tile,
+      onNotice: notice,
+      recycle: (b) => pool.give(b),
+      packedOutput: depth,
+    });
+  const cache = opts.upscalers;
+  const engine = cache ? await cache.take(key, open) : await fresh(open);
+  let ok = false;
+  try {
+    const work = await runFrames(engine, { dir, plan, chunk, input, info, opts, notice });
+    ok = true;
+    return work;
+  } finally {
+    // An upscaler that failed mid-chunk may hold anything: it is not kept.
+    if (cache && ok) await cache.give(key, engine);
+    else await engine.up.close();
+  }
+}
+
+/** An upscaler of its own, with its pool. */
+async function fresh(open: (pool: PlanePool) => Promise<TemporalUpscaler>): Promise<Engine> {
   const pool = new PlanePool();
-  await using up = await openUpscaler(model, {
-    mode: 'video',
-    historyWeight: s.historyWeight,
-    fp16: s.fp16,
-    device: opts.device ?? 'auto',
-    cpu: opts.cpu ?? {},
-    tile: s.tile,
-    onNotice: notice,
-    recycle: (b) => pool.give(b),
-    packedOutput: info.video.bitDepth > 8 ? 16 : 8,
-  });
+  return { up: await open(pool), pool };
+}
+
+/** What {@link runFrames} works on. */
+interface FramesContext {
+  readonly dir: string;
+  readonly plan: FarmPlan;
+  readonly chunk: ChunkSpec;
+  readonly input: string;
+  readonly info: MediaInfo;
+  readonly opts: ChunkRunOptions;
+  readonly notice: (line: string) => void;
+}
+
+/** Decode, upscale and encode the chunk's frames (the pre-roll run but not encoded). */
+async function runFrames({ up, pool }: Engine, { dir, plan, chunk, input, info, opts, notice }: FramesContext): Promise<ChunkWork> {
+  const { tools, signal } = opts;
+  const s = plan.settings;
   const begin = chunk.first - chunk.preroll;
   const end = chunk.first + chunk.frames;
   const cuts = new Set(plan.cuts);

@@ -145,6 +145,7 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     : opts.bar
       ? { mode: 'bar', text: opts.bar }
       : { mode: opts.log ? 'lines' : 'none', text: (t) => opts.log?.(t) };
+  const tPlan = performance.now();
   if (!plan) {
     const scan = new Progress(sink, info.video.nbFrames, 0, 'planning');
     const s = await scanVideo(info, { tools, signal, onFrame: () => scan.tick() });
@@ -157,6 +158,9 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     done = new Map();
   }
   const p = plan;
+  const planSeconds = (performance.now() - tPlan) / 1000;
+  let workersSeen = 0;
+  let workers = 0;
   // Chunk job ids: the output's key and the plan's id (two outputs of one input never share jobs).
   const jobIdOf = (i: number): string => `${key}-${p.id}-${i}`;
   const chunkOf = (jobId: string): number | undefined => (jobId.startsWith(`${key}-${p.id}-`) ? Number(jobId.slice(key.length + p.id.length + 2)) : undefined);
@@ -199,7 +203,6 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
         }
       }
     };
-    let workers = 0;
     const show = (): void => {
       const now = Date.now();
       let partial = 0;
@@ -211,6 +214,7 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
       const d = data as Partial<ChunkProgress>;
       if (i === undefined || typeof d.done !== 'number') return;
       running.set(i, { done: d.done, worker: String(d.worker ?? ''), at: Date.now() });
+      workersSeen = Math.max(workersSeen, new Set([...running.values()].map((r) => r.worker)).size);
       show();
     });
     await new Promise<void>((resolve, reject) => {
@@ -308,6 +312,13 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     resumedFrames: resumed,
     segments: p.chunks.length,
     elapsed: Math.round(elapsed * 1000) / 1000,
+    farm: {
+      chunks: p.chunks.length,
+      planSeconds: Math.round(planSeconds * 1000) / 1000,
+      joinSeconds: Math.round(muxSeconds * 1000) / 1000,
+      prerollFrames: p.chunks.reduce((n, c) => n + c.preroll, 0),
+      workers: Math.max(workers, workersSeen),
+    },
   };
   opts.progress?.({ event: 'done', frames, fps: report.fps, elapsed: report.elapsed });
   if (!opts.progress) log(`${output}: ${frames} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps on the farm, ${p.cuts.length} scene cuts`);

@@ -16,7 +16,7 @@ import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { ExitCode, ParagonError } from '../errors.ts';
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
 import type { FfmpegTools } from '../video/ffmpeg.ts';
-import { runChunk, type ChunkWork } from './chunk.ts';
+import { runChunk, UpscalerCache, type ChunkWork } from './chunk.ts';
 import { PARAGON_VERSION } from '../graph/model.ts';
 import { readPlan } from './plan.ts';
 import { connectionOf, QUEUE_NAME, type QueueTarget } from './redis.ts';
@@ -105,6 +105,8 @@ export async function startWorker(opts: FarmWorkerOptions): Promise<FarmWorker> 
   // Concurrent chunks share the cores rather than each taking all of them.
   const cpu = opts.cpu ?? (concurrency > 1 ? { intraOpThreads: Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / concurrency)) } : undefined);
 
+  // Models stay loaded between chunks (one per concurrent slot).
+  const upscalers = new UpscalerCache(concurrency);
   const processor = async (job: Job, token?: string): Promise<ChunkJobResult> => {
     const t0 = performance.now();
     let work: ChunkWork;
@@ -128,6 +130,7 @@ export async function startWorker(opts: FarmWorkerOptions): Promise<FarmWorker> 
         ...(cpu ? { cpu } : {}),
         signal: stop.signal,
         notice: log,
+        upscalers,
         progress: (done) => {
           const now = Date.now();
           if (now - last < 500 && done < chunk.frames) return;
@@ -181,10 +184,14 @@ export async function startWorker(opts: FarmWorkerOptions): Promise<FarmWorker> 
     get busy() {
       return running.size;
     },
-    close: () => worker.close(),
+    async close() {
+      await worker.close();
+      await upscalers[Symbol.asyncDispose]();
+    },
     async requeue() {
       for (const c of running.values()) c.abort(new ParagonError('interrupted', 'worker stopping'));
       await worker.close();
+      await upscalers[Symbol.asyncDispose]();
     },
   };
 }

@@ -84,6 +84,8 @@ export interface VideoReport {
   reencodedFrames: number;
   segments: number;
   elapsed: number;
+  /** Farm runs (`--queue`): chunks, the coordinator's own work, and the frames run only to warm the state. */
+  farm?: { chunks: number; planSeconds: number; joinSeconds: number; prerollFrames: number; workers: number };
 }
 
 /** `A:B` range of source frames, B exclusive (either side may be omitted). */

@@ -272,3 +272,28 @@ test('a chunk that fails for good fails the job at once, naming the chunk, its f
     await rm(elsewhere, { recursive: true, force: true });
   }
 });
+
+test('a transient failure (ffmpeg dying once) is retried by the queue after its backoff, and the job completes', { skip }, async () => {
+  // The worker's own ffmpeg (its --ffmpeg, never job data): a wrapper that fails the first encode.
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'paragon-flaky-'));
+  const real = locateFfmpeg();
+  await writeFile(
+    path.join(bin, 'ffmpeg'),
+    `#!/bin/sh\ncase "$*" in *"-c:v"*) if [ ! -e "${bin}/failed" ]; then : > "${bin}/failed"; echo "simulated crash" >&2; exit 1; fi;; esac\nexec "${real.ffmpeg}" "$@"\n`,
+    { mode: 0o755 },
+  );
+  await symlink(real.ffprobe, path.join(bin, 'ffprobe'));
+  const queue = `${redis.url}/2`;
+  const flaky = await startWorker('flaky', queue, store, ['--ffmpeg', path.join(bin, 'ffmpeg')]);
+  try {
+    const input = at('flaky.mkv');
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+    const r = await paragon(['upscale', input, '-o', at('flaky-out.mkv'), '--codec', 'ffv1', '--queue', queue, '--storage', store]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(flaky.log(), /chunk job \S+: .*simulated crash[\s\S]*done in/, flaky.log());
+    assert.equal(existsSync(path.join(bin, 'failed')), true);
+  } finally {
+    await killAll([flaky]);
+    await rm(bin, { recursive: true, force: true });
+  }
+});

@@ -26,6 +26,7 @@ import type { FfmpegTools } from '../video/ffmpeg.ts';
 import { framePlanes } from '../video/frame.ts';
 import { probeMedia, type MediaInfo } from '../video/probe.ts';
 import { startTimeUs } from '../pipeline/mux.ts';
+import { segmentEncoding } from '../pipeline/segments.ts';
 import { ahead, PlanePool } from '../pipeline/stages.ts';
 import type { ChunkSpec, FarmPlan } from './plan.ts';
 import { RefusedPath, type Storage } from './storage.ts';
@@ -37,13 +38,13 @@ export interface ChunkResult {
   readonly frames: number;
   /** Start time of the file as ffmpeg's demuxer reads it (µs), for the exact join. */
   readonly startUs: number | null;
-}
-
-/** What a run did (for progress and the benchmark): frames decoded, run through the model, and encoded. */
-export interface ChunkWork extends ChunkResult {
+  /** Frames decoded for it (the seek's lead-in included) and run through the model (pre-roll included). */
   readonly decoded: number;
   readonly inferred: number;
-  /** True when the chunk was found finished and nothing was run. */
+}
+
+/** What a run did: the chunk, and whether it was found finished (nothing run this time). */
+export interface ChunkWork extends ChunkResult {
   readonly reused: boolean;
 }
 
@@ -115,13 +116,14 @@ export async function finishedChunk(dir: string, plan: FarmPlan, chunk: ChunkSpe
   const text = await readFile(path.join(dir, doneName(chunk.index)), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   try {
-    const r = JSON.parse(text) as { plan?: unknown; frames?: unknown; startUs?: unknown; bytes?: unknown; file?: unknown };
+    const r = JSON.parse(text) as { plan?: unknown; frames?: unknown; startUs?: unknown; bytes?: unknown; file?: unknown; decoded?: unknown; inferred?: unknown };
     const file = chunkName(chunk.index, plan.ext);
     if (r.plan !== plan.id || r.frames !== chunk.frames || r.file !== file) return undefined;
     if (!(r.startUs === null || Number.isInteger(r.startUs))) return undefined;
+    const count = (v: unknown): number => (Number.isInteger(v) ? (v as number) : 0);
     const size = await stat(path.join(dir, file)).then((s) => s.size, () => -1);
     if (size !== r.bytes || size <= 0) return undefined;
-    return { file, frames: chunk.frames, startUs: r.startUs as number | null };
+    return { file, frames: chunk.frames, startUs: r.startUs as number | null, decoded: count(r.decoded), inferred: count(r.inferred) };
   } catch {
     return undefined;
   }
@@ -159,7 +161,7 @@ export async function plannedInput(storage: Storage, plan: FarmPlan): Promise<st
 /** Run one chunk into `dir` (see the module comment); a finished one is only re-checked. */
 export async function runChunk(storage: Storage, dir: string, plan: FarmPlan, chunk: ChunkSpec, opts: ChunkRunOptions): Promise<ChunkWork> {
   const done = await finishedChunk(dir, plan, chunk);
-  if (done) return { ...done, decoded: 0, inferred: 0, reused: true };
+  if (done) return { ...done, reused: true };
   const input = await plannedInput(storage, plan);
   const model = await plannedModel(storage, plan);
   const { tools, signal } = opts;
@@ -267,18 +269,8 @@ async function runFrames({ up, pool }: Engine, { dir, plan, chunk, input, info, 
     const out = await p.out;
     if (p.at < chunk.first) return;
     encoder ??= await createEncoder(path.join(dir, file), {
+      ...segmentEncoding(info, { width: out.width, height: out.height, bitDepth: fmt.bitDepth, codec: s.codec, crf: s.crf ?? undefined, preset: s.preset ?? undefined, notice }),
       tools,
-      width: out.width,
-      height: out.height,
-      bitDepth: fmt.bitDepth,
-      codec: s.codec,
-      crf: s.crf ?? undefined,
-      preset: s.preset ?? undefined,
-      source: info,
-      audio: false,
-      subtitles: false,
-      sar: info.video.rotation % 180 === 90 ? [info.video.sar[1], info.video.sar[0]] : info.video.sar,
-      onNotice: notice,
     });
     await encoder.write({ pts: p.pts, data: out.data });
     const used = out.data.buffer as ArrayBuffer;
@@ -310,7 +302,7 @@ async function runFrames({ up, pool }: Engine, { dir, plan, chunk, input, info, 
   const startUs = await startTimeUs(tools, full, signal);
   const bytes = (await stat(full)).size;
   const record = path.join(dir, doneName(chunk.index));
-  await writeFile(`${record}.${process.pid}.tmp`, `${JSON.stringify({ plan: plan.id, chunk: chunk.index, file, frames: chunk.frames, startUs, bytes })}\n`);
+  await writeFile(`${record}.${process.pid}.tmp`, `${JSON.stringify({ plan: plan.id, chunk: chunk.index, file, frames: chunk.frames, startUs, bytes, decoded, inferred })}\n`);
   await rename(`${record}.${process.pid}.tmp`, record);
   return { file, frames: chunk.frames, startUs, decoded, inferred, reused: false };
 }

@@ -310,6 +310,10 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     outputHeight: out.video.height,
     range: { from: 0, to: frames },
     resumedFrames: resumed,
+    // Summed over the chunks: the pre-rolls and the seeks' lead-ins are what the farm adds.
+    decodedFrames: [...done.values()].reduce((n, r) => n + r.decoded, 0),
+    inferredFrames: [...done.values()].reduce((n, r) => n + r.inferred, 0),
+    reencodedFrames: 0,
     segments: p.chunks.length,
     elapsed: Math.round(elapsed * 1000) / 1000,
     farm: {

@@ -18,6 +18,7 @@ import type { VideoCodec } from '../video/containers.ts';
 import { decodeFrames } from '../video/decode.ts';
 import { createEncoder, type EncodeFrame, type EncoderOptions, type VideoEncoder } from '../video/encode.ts';
 import type { FfmpegTools } from '../video/ffmpeg.ts';
+import type { MediaInfo } from '../video/probe.ts';
 import type { SegmentRecord, SpoolPart } from './manifest.ts';
 import { startTimeUs } from './mux.ts';
 
@@ -26,6 +27,31 @@ import { startTimeUs } from './mux.ts';
  * end at any frame and the packets stay those of one long encode. The others need a spool.
  */
 export const intraOnly = (codec: VideoCodec): boolean => codec === 'ffv1' || codec === 'prores';
+
+/**
+ * How every segment of a video is encoded (the single-machine run's and the farm's chunks alike):
+ * the upscaled frames' size and depth, the codec and quality asked for, the source's time base and
+ * colour, no audio or subtitles (the join adds the source's).
+ */
+export function segmentEncoding(
+  info: MediaInfo,
+  o: { width: number; height: number; bitDepth: 8 | 16; codec: VideoCodec; crf: number | undefined; preset: string | undefined; notice: (line: string) => void },
+): Omit<EncoderOptions, 'tools' | 'lossless'> {
+  return {
+    width: o.width,
+    height: o.height,
+    bitDepth: o.bitDepth,
+    codec: o.codec,
+    crf: o.crf,
+    preset: o.preset,
+    source: info,
+    audio: false,
+    subtitles: false,
+    // Frames come out upright: a sideways source's pixel aspect turns with them.
+    sar: info.video.rotation % 180 === 90 ? [info.video.sar[1], info.video.sar[0]] : info.video.sar,
+    onNotice: o.notice,
+  };
+}
 
 /** Options of {@link SegmentWriter.open}. */
 export interface SegmentWriterOptions {

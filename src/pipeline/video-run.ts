@@ -20,7 +20,7 @@ import type { MediaInfo } from '../video/probe.ts';
 import type { UpscaleJobOptions } from './job.ts';
 import type { Progress } from './progress.ts';
 import type { Checkpoint } from './resume.ts';
-import { intraOnly, SegmentWriter } from './segments.ts';
+import { intraOnly, segmentEncoding, SegmentWriter } from './segments.ts';
 import { ahead, StageClock, yieldToQueued, type PlanePool } from './stages.ts';
 import type { InterruptHook } from './test-hook.ts';
 
@@ -181,20 +181,7 @@ export class VideoRun {
       file: cp.segmentName(this.#nextSegment++, this.#c.ext),
       first: open?.first ?? item.index,
       tools,
-      encoder: {
-        width,
-        height,
-        bitDepth: this.#bitDepth,
-        codec,
-        crf: this.#opts.crf,
-        preset: this.#opts.preset,
-        source: info,
-        audio: false,
-        subtitles: false,
-        // Frames come out upright: a sideways source's pixel aspect turns with them.
-        sar: info.video.rotation % 180 === 90 ? [info.video.sar[1], info.video.sar[0]] : info.video.sar,
-        onNotice: this.#c.notice,
-      },
+      encoder: segmentEncoding(info, { width, height, bitDepth: this.#bitDepth, codec, crf: this.#opts.crf, preset: this.#opts.preset, notice: this.#c.notice }),
       ...(intraOnly(codec) ? {} : { spool: { name: (first: number) => cp.spoolName(first), preload } }),
     });
     this.reencodedFrames += w.reencoded;

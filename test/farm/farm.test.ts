@@ -231,7 +231,8 @@ async function frameErrors(file: string, ref: string): Promise<{ max: number; ps
 test('a long shot split with a pre-roll: the first chunk exact, the others within the documented bound (fixed weight and auto)', { skip }, async () => {
   // 120 frames of one noisy shot: chunks of 40, the second and third warmed by 16 or 32 frames.
   const clip = at('long.mkv');
-  await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=24,noise=alls=12:allf=t+u', '-frames:v', '120', '-c:v', 'ffv1', clip]);
+  // Variable frame rate (every third frame held twice as long): the farm keeps every timestamp.
+  await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=24,noise=alls=12:allf=t+u,setpts=(N+floor(N/3))/(24*TB)', '-frames:v', '120', '-fps_mode', 'passthrough', '-c:v', 'ffv1', clip]);
   for (const [weight, preroll] of [['0.2', '16'], ['auto', '32']] as const) {
     const single = at(`long-single-${weight}.mkv`);
     const farm = at(`long-farm-${weight}.mkv`);
@@ -240,6 +241,7 @@ test('a long shot split with a pre-roll: the first chunk exact, the others withi
     const r = await paragon(['upscale', clip, '-o', farm, '--codec', 'ffv1', '--temporal', weight, '--queue', redis.url, '--storage', store, '--chunk', '40', '--preroll', preroll]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /120 frames in 3 chunks \(0 scene cuts\)/);
+    assert.deepEqual(await videoPts(farm), await videoPts(single), `${weight}: timestamps`);
     const errors = await frameErrors(farm, single);
     assert.ok(errors.slice(0, 40).every((e) => e.max === 0), `${weight}: the first chunk starts where the video does: exact`);
     if (weight === '0.2') {

@@ -12,7 +12,7 @@
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
 import { parseDevice } from '../runtime/devices.ts';
-import { runUpscale } from '../pipeline/job.ts';
+import { runUpscale, writeReport, type UpscaleJobOptions } from '../pipeline/job.ts';
 import { parseFrames } from '../pipeline/video.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../video/containers.ts';
 import { rejectUnknownFlags } from './args.ts';
@@ -53,11 +53,24 @@ const argsDef = {
   preset: { type: 'string', description: 'Encoder speed preset (x264/x265 names; SVT-AV1 0-13; vp9 cpu-used)' },
   ffmpeg: { type: 'string', description: 'ffmpeg binary to use (ffprobe is looked for beside it)' },
   frames: { type: 'string', description: 'Video: only source frames FROM:TO (0-based, TO excluded; e.g. 0:240, 1000:)' },
-  resume: { type: 'boolean', description: 'Video: continue an interrupted run from its last checkpoint' },
-  checkpoint: { type: 'string', description: 'Video: frames per resumable segment (default 240)' },
+  resume: {
+    type: 'boolean',
+    description:
+      'Video: continue an interrupted run (Ctrl+C, SIGTERM, SIGHUP: exit 130, 143, 129; a second signal quits at once) from its checkpoint; only unsaved frames are inferred, and the output equals an uninterrupted run',
+  },
+  checkpoint: {
+    type: 'string',
+    description:
+      'Video: frames per segment (default 240), each encoded on its own from a keyframe; a checkpoint is saved at each segment end and every 30 s (PARAGON_CHECKPOINT_SECONDS). Lossy codecs keep the open segment losslessly until it closes (240 frames at 1080p: ~1 GB)',
+  },
   report: { type: 'string', description: 'Write a JSON report of the run to this file' },
   progress: { type: 'string', description: "'json': one JSON object per update on stdout; 'text' (default): a bar when stderr is a terminal" },
   threads: { type: 'string', description: 'CPU threads per operator (default: all cores)' },
+  queue: { type: 'string', description: 'Video: upscale on a farm of `paragon worker`s through this Redis (redis://HOST:PORT[/DB]); see docs/farm.md' },
+  storage: { type: 'string', description: "With --queue: the farm's shared folder as mounted here; the input (and a model file) must be inside it" },
+  chunk: { type: 'string', description: `With --queue: most frames per chunk (default 600); chunks start at scene cuts where they can` },
+  preroll: { type: 'string', description: 'With --queue: frames run before a chunk that starts inside a shot, to warm the temporal state (default 32)' },
+  'redis-timeout': { type: 'string', description: 'With --queue: seconds Redis may be unreachable before the run gives up (default 30)' },
   priority: {
     type: 'string',
     description:
@@ -95,9 +108,16 @@ export default defineCommand({
       reader = false;
     };
     process.stdout.on('error', onStdoutError);
+    const farmOnly = (['storage', 'chunk', 'preroll', 'redis-timeout'] as const).filter((k) => args[k] !== undefined);
+    if (args.queue === undefined && farmOnly.length > 0) throw usageError(`--${farmOnly[0]} needs --queue`);
+    if (args.queue !== undefined && args.storage === undefined) throw usageError('--queue needs --storage DIR: the shared folder every worker mounts');
+    if (args.queue !== undefined && checkpoint !== undefined) throw usageError('--checkpoint does not apply with --queue (chunks are the checkpoints)');
+    const chunk = intFlag('chunk', args.chunk, 1);
+    const preroll = intFlag('preroll', args.preroll);
+    const redisTimeout = intFlag('redis-timeout', args['redis-timeout'], 1);
     const release = claimInterrupt();
     try {
-      await runUpscale({
+      const job: UpscaleJobOptions = {
         input: args.input,
         output: args.output,
         ...(args.model !== undefined ? { model: args.model } : {}),
@@ -121,7 +141,19 @@ export default defineCommand({
         ...(json ? { progress: (e: Record<string, unknown>) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : {}),
         ...(bar ? { bar: (text: string) => process.stderr.write(text) } : {}),
         signal: interrupted,
-      });
+      };
+      if (args.queue !== undefined) {
+        const { runFarmJob } = await import('../farm/coordinator.ts');
+        const report = await runFarmJob({
+          ...job,
+          queue: args.queue,
+          storage: args.storage!,
+          ...(chunk !== undefined ? { chunkFrames: chunk } : {}),
+          ...(preroll !== undefined ? { preroll } : {}),
+          ...(redisTimeout !== undefined ? { redisTimeout } : {}),
+        });
+        if (args.report !== undefined) await writeReport(args.report, report);
+      } else await runUpscale(job);
     } finally {
       release();
     }

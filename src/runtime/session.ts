@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ParagonError, modelError } from '../errors.ts';
-import { deviceCandidates, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
+import { deviceCandidates, providerInstallHint, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
 import type { Carry, FeedTensor, OutTensor, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
 
 /** Options of {@link ModelSession.create}. */
@@ -90,7 +90,9 @@ export class ModelSession implements AsyncDisposable {
     s.#threads = reply.threads;
     if (request !== 'auto' && reply.device !== request) {
       const why = reply.failures.find((f) => f.device === request)?.message ?? 'not available';
-      options.onNotice?.(`device ${request} unavailable (${why}); using ${reply.device}`);
+      const hint = providerInstallHint(request);
+      const get = hint ? `; onnxruntime-node's ${request === 'cuda' ? 'CUDA' : 'TensorRT'} provider is not installed, get it with: ${hint}` : '';
+      options.onNotice?.(`device ${request} unavailable (${why}${get}); using ${reply.device}`);
     }
     return s;
   }

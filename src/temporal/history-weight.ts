@@ -286,7 +286,7 @@ export class HistoryWeightEstimator {
     this.#shift = NO_SHIFT;
   }
 
-  /** Forget the history (the next frame gets weight 0), keeping the noise estimate. */
+  /** Forget the history (the next frame gets weight 0), keeping the noise estimate (a cut passed to {@link next} forgets that too). */
   reset(): void {
     this.#prev = this.#ref = this.#refVar = this.#difference = undefined;
   }
@@ -306,7 +306,12 @@ export class HistoryWeightEstimator {
       this.#noiseVar = undefined;
       this.reset();
     }
-    if (opts.cut === true) this.reset();
+    // A new shot starts from nothing, its noise level included (it may be another camera's): so a
+    // clip cut at a scene cut (a farm's chunk, a seek) gets the very maps the whole clip gets there.
+    if (opts.cut === true) {
+      this.#noiseVar = undefined;
+      this.reset();
+    }
     this.#w = w;
     this.#h = h;
     const prev = this.#prev;

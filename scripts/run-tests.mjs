@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Runs the test suite with Node's test runner through tsx. Node 20's `--test` does not expand glob
 // patterns, so the files are listed here. Usage: node scripts/run-tests.mjs [GROUP...] where GROUP is
-// plain, ffmpeg, browser or gpu (default: all groups), or test files.
+// plain, ffmpeg, farm, browser or gpu (default: all groups), or test files.
 import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const groups = process.argv.slice(2);
-const wanted = groups.length > 0 ? groups : ['plain', 'ffmpeg', 'browser', 'gpu'];
+const wanted = groups.length > 0 ? groups : ['plain', 'ffmpeg', 'farm', 'browser', 'gpu'];
 
 /** All *.test.ts files below dir, sorted. */
 function find(dir) {

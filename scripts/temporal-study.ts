@@ -3,8 +3,9 @@
  * method through the frame engine, scored per frame against the ground truth (PSNR-Y, SSIM,
  * temporal error; Y unrounded as BasicSR, border 4).
  *
- *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still] [--noise 0,4]
- *     [--methods 0,0.2,0.5,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
+ *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated] [--noise 0,4]
+ *     [--methods 0,0.2,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
+ *     [--wallpapers DIR]
  *
  * Clips (ground truth; the low-resolution input is made in memory with `degradeFrame`, the
  * function behind `paragon degrade`: MATLAB bicubic ×2 on uint8, then Gaussian noise, seed 1):
@@ -14,9 +15,22 @@
  *   being typed, film grain);
  * - still: walk frame 001 repeated 36 times under a slow ±4 % lighting swing (a static camera
  *   with auto-exposure drift).
+ * - generated (src/eval/motion-clips.ts), 24 frames each: `PICTURE-MOTION` with MOTION one of
+ *   pan (0.73, 0.31 px a frame), fastpan (2.6, −1.1), zoom (×1.006 a frame), rotate (0.25° a
+ *   frame); PICTURE one of the Set5 photographs (../shared/images/set5/hr: baby, bird, butterfly,
+ *   head, woman; frames up to 320×240), leaves (a dead-leaves texture, seed 5, 320×240), or
+ *   `wall_NAME` for a wallpaper in --wallpapers DIR (default /usr/share/backgrounds/mate/nature, Debian's
+ *   mate-backgrounds: GreenMeadow, Garden, Wood, Dune; 640×360 frames at half the picture's scale). `generated` stands for every
+ *   Set5 and leaves clip, and the wallpapers found.
+ * Methods: a fixed history weight (0 = `--no-temporal`), `auto` (the frame engine with
+ * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it), or
+ * `auto-still` (the same estimator without motion compensation: what it buys).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
+ * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
+ * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
+ * summary.svg (temporal error of auto against off, per clip) to `--out DIR`.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cropImage, readImage, type RgbImage } from '../src/image/io.ts';
@@ -25,12 +39,20 @@ import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/ev
 import { chartSvg } from '../src/eval/chart.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
+import { deadLeaves, renderClip, type CameraMotion, type ClipSpec } from '../src/eval/motion-clips.ts';
 import { decodeFrames } from '../src/video/decode.ts';
 import { framePlanes } from '../src/video/frame.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = process.env.PARAGON_SHARED ?? path.resolve(ROOT, '..', 'shared');
 const OFFICIAL = path.join(SHARED, 'models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
+const SET5 = ['baby', 'bird', 'butterfly', 'head', 'woman'];
+const MOTIONS: Record<string, { motion: CameraMotion; speed?: ClipSpec['speed'] }> = {
+  pan: { motion: 'pan' },
+  fastpan: { motion: 'pan', speed: [2.6, -1.1] },
+  zoom: { motion: 'zoom' },
+  rotate: { motion: 'rotate' },
+};
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -63,9 +85,34 @@ async function clipFrames(name: string): Promise<RgbImage[]> {
         return { ...base, rgb: base.rgb.map((v) => Math.round(Math.min(1, v * gain) * 255) / 255) };
       });
     }
-    default:
-      throw new Error(`unknown clip ${name} (walk, calendar, film-static, still)`);
+    default: {
+      const m = /^(.+)-(pan|fastpan|zoom|rotate)$/.exec(name);
+      if (!m) throw new Error(`unknown clip ${name} (walk, calendar, film-static, still, PICTURE-MOTION)`);
+      const move = MOTIONS[m[2]!]!;
+      const picture = m[1]!;
+      if (picture.startsWith('wall_')) {
+        const pic = await readImage(path.join(flag('wallpapers', WALLPAPERS), picture.slice(5)));
+        return renderClip(pic, { ...move, frames: 24, width: 640, height: 360, density: 2 });
+      }
+      const pic = picture === 'leaves' ? deadLeaves(400, 320, 5) : await readImage(path.join(SHARED, 'images', 'set5', 'hr', `${picture}.png`));
+      // Frames a margin inside the picture (the pans move about 20 pixels), multiples of 8.
+      const size = (n: number, cap: number) => Math.min(cap, Math.floor((n - 48) / 8) * 8);
+      return renderClip(pic, { ...move, frames: 24, width: size(pic.width, 320), height: size(pic.height, 240) });
+    }
   }
+}
+
+const WALLPAPERS = '/usr/share/backgrounds/mate/nature';
+/** Photographs of mate-backgrounds with fine texture (grass, wood, foliage), when installed. */
+const WALLS = ['GreenMeadow.jpg', 'Garden.jpg', 'Wood.jpg', 'Dune.jpg'];
+
+/** The clip names `generated` stands for. */
+async function generated(): Promise<string[]> {
+  const pictures = [...SET5, 'leaves'];
+  const dir = flag('wallpapers', WALLPAPERS);
+  const walls = await readdir(dir).catch(() => [] as string[]);
+  pictures.push(...WALLS.filter((f) => walls.includes(f)).map((f) => `wall_${f}`));
+  return pictures.flatMap((p) => Object.keys(MOTIONS).map((m) => `${p}-${m}`));
 }
 
 interface Row {
@@ -78,41 +125,112 @@ interface Row {
   meanWeight: number;
   msPerFrame: number;
   perFrame: FrameScore[];
+  /** auto: the noise σ (luma) the estimator read by the last frame, and frames it moved the history on. */
+  noiseRead?: number;
+  movedFrames?: number;
 }
 
 /** Run one method over a clip's LR frames through the frame engine and score it. */
 async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
   const auto = method === 'auto';
-  const estimator = auto ? new HistoryWeightEstimator() : undefined;
-  const weight = auto ? estimator!.options.maxWeight : Number(method);
+  // 'auto-still': the same weight maps without motion compensation (the history left where it
+  // was), fed to an engine of fixed weight: what motion compensation buys.
+  const still = method === 'auto-still';
+  const weight = auto ? 'auto' : still ? 0.9 : Number(method);
   await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu: { intraOpThreads: threads } });
+  // A twin of the engine's estimator, fed the same frames, to report what it decided (its maps
+  // are the engine's: same code, same frames).
+  const twin = auto || still ? new HistoryWeightEstimator({ motion: auto }) : undefined;
   const scorer = new SequenceScorer({ border: 4 });
   let weightSum = 0;
+  let moved = 0;
   let ms = 0;
   for (let i = 0; i < lrs.length; i++) {
     const lr = lrs[i]!;
     const t0 = performance.now();
-    const alpha = estimator ? estimator.next(lr) : undefined;
-    const out = await up.process(lr, alpha !== undefined ? { alpha } : {});
+    const map = still ? twin!.next(lr) : undefined;
+    const out = await up.process(lr, map !== undefined ? { alpha: map } : {});
     ms += performance.now() - t0;
-    if (i > 0) weightSum += alpha === undefined ? weight : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
+    const alpha = still ? map : twin?.next(lr);
+    if (twin && (twin.shift.dx !== 0 || twin.shift.dy !== 0)) moved++;
+    if (i > 0) weightSum += alpha === undefined ? (weight as number) : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
     scorer.push(out, gts[i]!);
   }
-  return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame };
+  const extra = twin ? { noiseRead: twin.noise, movedFrames: moved } : {};
+  return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame, ...extra };
+}
+
+const fmt = (v: number | undefined, d: number): string => (v === undefined ? '' : v.toFixed(d));
+
+/** The summary of saved rows: a markdown table, and a bar chart of auto's change of temporal error. */
+async function summary(files: string[], outDir: string): Promise<void> {
+  const rows: Row[] = (await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Row[]))).flat();
+  const keys = [...new Set(rows.map((r) => `${r.clip}|${r.noise}`))];
+  const get = (k: string, method: string) => rows.find((r) => `${r.clip}|${r.noise}` === k && r.method === method);
+  const print = (s: string) => process.stdout.write(`${s}\n`);
+  print('| clip | σ | PSNR-Y off / 0.2 / auto | temporal error off / 0.2 / auto | auto vs off | auto without motion compensation | noise read | moved |');
+  print('|---|---|---|---|---|---|---|---|');
+  const bars: { label: string; clean?: number; noisy?: number; still?: number }[] = [];
+  for (const k of keys) {
+    const [clip, noise] = k.split('|') as [string, string];
+    const [off, blind, auto, still] = ['0', '0.2', 'auto', 'auto-still'].map((m) => get(k, m));
+    if (!off || !auto) continue;
+    const te = (r: Row | undefined) => r?.mean.temporalError;
+    const d = (r: Row) => `${(r.mean.psnr - off.mean.psnr >= 0 ? '+' : '')}${(r.mean.psnr - off.mean.psnr).toFixed(3)} dB, ${((100 * te(r)!) / te(off)! - 100).toFixed(1)} %`;
+    print(`| ${clip} | ${noise} | ${fmt(off.mean.psnr, 3)} / ${fmt(blind?.mean.psnr, 3)} / ${fmt(auto.mean.psnr, 3)} | ${fmt(te(off), 3)} / ${fmt(te(blind), 3)} / ${fmt(te(auto), 3)} | ${d(auto)} | ${still ? d(still) : ''} | ${fmt(auto.noiseRead, 2)} | ${auto.movedFrames ?? ''} |`);
+    let bar = bars.find((b) => b.label === clip);
+    if (!bar) bars.push((bar = { label: clip }));
+    const pct = (r: Row) => (100 * te(r)!) / te(off)! - 100;
+    if (Number(noise) === 0) bar.clean = pct(auto);
+    else {
+      bar.noisy = pct(auto);
+      if (still) bar.still = pct(still);
+    }
+  }
+  if (outDir) {
+    await mkdir(outDir, { recursive: true });
+    await writeFile(path.join(outDir, 'summary.svg'), barChart(bars));
+  }
+}
+
+/** Horizontal bars: auto's change of temporal error against off, per clip (clean, noisy, noisy without motion compensation). */
+function barChart(bars: { label: string; clean?: number; noisy?: number; still?: number }[]): string {
+  const [left, width, rowH, top] = [150, 420, 18, 40];
+  const lo = Math.min(-70, ...bars.flatMap((b) => [b.clean ?? 0, b.noisy ?? 0, b.still ?? 0]));
+  const hi = 10;
+  const x = (v: number) => left + ((v - lo) / (hi - lo)) * width;
+  const h = top + rowH * bars.length + 30;
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 20}" height="${h}" font-family="sans-serif" font-size="10">`, '<rect width="100%" height="100%" fill="white"/>'];
+  parts.push(`<text x="${left}" y="14" font-size="12" font-weight="bold">temporal error of auto against --no-temporal, %</text>`);
+  const legend: [string, string][] = [['#7f7f7f', 'clean'], ['#1f77b4', 'σ 4'], ['#ff7f0e', 'σ 4 without motion compensation']];
+  legend.forEach(([c, l], i) => parts.push(`<rect x="${left + i * 110}" y="22" width="10" height="8" fill="${c}"/><text x="${left + i * 110 + 14}" y="30">${l}</text>`));
+  for (let v = Math.ceil(lo / 10) * 10; v <= hi; v += 10)
+    parts.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${top}" y2="${h - 24}" stroke="${v === 0 ? '#000' : '#ddd'}"/><text x="${x(v)}" y="${h - 12}" text-anchor="middle">${v}</text>`);
+  bars.forEach((b, i) => {
+    const y = top + i * rowH;
+    parts.push(`<text x="${left - 4}" y="${y + 12}" text-anchor="end">${b.label}</text>`);
+    const bar = (v: number | undefined, c: string, k: number) =>
+      v === undefined ? '' : `<rect x="${Math.min(x(0), x(v))}" y="${y + 2 + k * 5}" width="${Math.max(0.8, Math.abs(x(v) - x(0)))}" height="4.5" fill="${c}"/>`;
+    parts.push(bar(b.clean, '#7f7f7f', 0), bar(b.noisy, '#1f77b4', 1), bar(b.still, '#ff7f0e', 2));
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
 }
 
 async function main(): Promise<void> {
-  const clips = list('clips', 'walk,calendar,film-static,still');
+  const from = flag('from', '');
+  if (from) return summary(from.split(','), flag('out', ''));
+  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
-  const methods = list('methods', '0,0.2,0.5,auto');
+  const methods = list('methods', '0,0.2,auto');
   const limit = Number(flag('frames', '0'));
   const threads = Number(flag('threads', '1'));
   const model = flag('model', OFFICIAL);
   const outDir = flag('out', '');
   const rows: Row[] = [];
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight |`);
-  print(`|---|---|---|---|---|---|---|`);
+  print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight | noise read | moved |`);
+  print(`|---|---|---|---|---|---|---|---|---|`);
   for (const clip of clips) {
     const all = await clipFrames(clip);
     const gts = limit > 0 ? all.slice(0, limit) : all;
@@ -123,7 +241,8 @@ async function main(): Promise<void> {
         const r = { clip, noise, ...(await runMethod(model, method, lrs, gts, threads)) };
         here.push(r);
         const m = r.mean;
-        print(`| ${clip} | ${noise} | ${method} | ${m.psnr.toFixed(3)} | ${m.ssim?.toFixed(4)} | ${m.temporalError?.toFixed(3)} | ${r.meanWeight.toFixed(3)} |`);
+        const read = r.noiseRead !== undefined ? `${r.noiseRead.toFixed(2)} | ${r.movedFrames}` : ' | ';
+        print(`| ${clip} | ${noise} | ${method} | ${m.psnr.toFixed(3)} | ${m.ssim?.toFixed(4)} | ${m.temporalError?.toFixed(3)} | ${r.meanWeight.toFixed(3)} | ${read} |`);
       }
       rows.push(...here);
       if (outDir) {

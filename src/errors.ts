@@ -15,7 +15,7 @@ export const ExitCode = {
   model: 3,
   /** Bad media input: unreadable image or video, no video stream, unsupported format. */
   media: 4,
-  /** ffmpeg/ffprobe missing or failed. */
+  /** An outside program: ffmpeg/ffprobe missing or failed, or the farm's Redis unreachable. */
   ffmpeg: 5,
   /** Out of memory or disk. */
   resources: 6,

@@ -69,10 +69,37 @@ export interface UpscaleVideoOptions extends UpscaleOptions {
   readonly priority?: 'idle' | 'nice' | 'off';
   /** Draw a progress bar: receives `\r`-redrawn text for a terminal (instead of a line every 10 s). */
   readonly progressBar?: (text: string) => void;
+  /**
+   * Run the job on a farm of `paragon worker`s (docs/farm.md) instead of in this process: the
+   * video is planned here, its chunks queued on Redis, and the finished chunks joined into `output`.
+   */
+  readonly farm?: FarmOptions;
+}
+
+/** Where and how a video is upscaled on a farm (see {@link UpscaleVideoOptions.farm}). */
+export interface FarmOptions {
+  /** The farm's Redis: `redis://HOST:PORT[/DB]` (or `rediss://`). */
+  readonly queue: string;
+  /** The folder every machine of the farm mounts, as mounted here; the input (and a model file) must be inside it. */
+  readonly storage: string;
+  /** Most frames per chunk (default 600); chunks start at scene cuts where they can. */
+  readonly chunkFrames?: number;
+  /** Frames run before a chunk that starts inside a shot, to warm the temporal state (default 32). */
+  readonly preroll?: number;
+  /** Seconds Redis may be unreachable before the job gives up (default 30). */
+  readonly redisTimeout?: number;
 }
 
 /** What any upscale call accepts (the CLI passes everything through {@link upscale}). */
 export type AnyUpscaleOptions = UpscaleImageOptions & UpscaleVideoOptions;
+
+/** Run the job: in this process, or on the farm when asked (loaded only then: it brings BullMQ). */
+async function run(job: UpscaleJobOptions, farm: FarmOptions | undefined): Promise<JobReport | VideoReport> {
+  if (!farm) return runUpscale(job);
+  if ((await inputKind(job.input)) !== 'video') throw usageError(`${job.input}: a farm upscales videos; images and folders run here (leave out the queue)`);
+  const { runFarmJob } = await import('../farm/coordinator.ts');
+  return runFarmJob({ ...job, ...farm });
+}
 
 /** The pipeline's options for a job (one mapping for every entry point). */
 function jobOptions(input: string, output: string, o: AnyUpscaleOptions, signal: AbortSignal, emit: (e: UpscaleEvent) => void): UpscaleJobOptions {
@@ -119,7 +146,7 @@ function check(o: AnyUpscaleOptions): void {
 export function upscale(input: string, output: string, opts: AnyUpscaleOptions = {}): UpscaleJob<JobReport | VideoReport> {
   return new UpscaleJob(async ({ signal, emit }) => {
     check(opts);
-    return runUpscale(jobOptions(input, output, opts, signal, emit));
+    return run(jobOptions(input, output, opts, signal, emit), opts.farm);
   }, opts);
 }
 
@@ -149,6 +176,6 @@ export function upscaleVideo(input: string, output: string, opts: UpscaleVideoOp
   return new UpscaleJob(async ({ signal, emit }) => {
     check(opts);
     if ((await inputKind(input)) !== 'video') throw usageError(`${input}: not a video (use upscaleImage for images and folders)`);
-    return (await runUpscale(jobOptions(input, output, opts, signal, emit))) as VideoReport;
+    return (await run(jobOptions(input, output, opts, signal, emit), opts.farm)) as VideoReport;
   }, opts);
 }

@@ -4,7 +4,7 @@
  */
 import { defineCommand, runCommand, showUsage, type CommandDef } from 'citty';
 import { ParagonError, ExitCode, usageError } from '../errors.ts';
-import { onInterrupt } from './interrupt.ts';
+import { interruptExitCode, onInterrupt } from './interrupt.ts';
 
 const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load().then((m) => m.default);
 
@@ -19,6 +19,7 @@ export const subCommands = {
   player: lazy(() => import('./player.ts')),
   scenes: lazy(() => import('./scenes.ts')),
   upscale: lazy(() => import('./upscale.ts')),
+  worker: lazy(() => import('./worker.ts')),
 };
 
 const main = defineCommand({
@@ -34,7 +35,8 @@ const main = defineCommand({
 function fail(e: unknown): never {
   if (e instanceof ParagonError) {
     process.stderr.write(`paragon: ${e.message}\n`);
-    process.exit(e.code);
+    // Interrupted: 128 + the signal's number (130 for Ctrl+C, 143 for SIGTERM, 129 for SIGHUP).
+    process.exit(e.code === ExitCode.interrupted ? interruptExitCode() : e.code);
   }
   // citty colours its messages; a one-line error should be plain text.
   const msg = (e instanceof Error ? e.message : String(e)).replace(/\x1b\[[0-9;]*m/g, '');
@@ -57,8 +59,8 @@ async function showHelp(args: string[]): Promise<void> {
   else await showUsage(main);
 }
 
-// Ctrl+C: commands that own resources listen on `interrupted` (src/cli/interrupt.ts) and clean up, then
-// throw ParagonError('interrupted'); a second Ctrl+C, or none listening, exits at once with 130.
+// Ctrl+C, SIGTERM, SIGHUP: commands that own resources listen on `interrupted` (src/cli/interrupt.ts)
+// and clean up, then throw ParagonError('interrupted'); a second signal, or none listening, exits at once.
 onInterrupt();
 
 const rawArgs = process.argv.slice(2);

@@ -5,8 +5,9 @@
  * `--temporal W` is the weight of the PREVIOUS frame's features (the reference code's `alpha`):
  * 0 = the current frame only, larger = smoother. The seed guide states the opposite convention
  * (W as the weight of the current frame); paragon follows the reference code. The default, `auto`,
- * gives each pixel its own weight from how much the low-resolution frame changed there
- * (docs/temporal.md): no ghosting on motion, less flicker on static noisy scenes.
+ * moves the history with the camera and gives each pixel its own weight from how much the
+ * low-resolution frame changed there against it, up to the measured noise (docs/temporal.md): no
+ * history on clean video, less flicker on noisy scenes, still or panning.
  */
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
@@ -44,7 +45,7 @@ const argsDef = {
   fp16: { type: 'boolean', description: 'Half-precision graph (checkpoints); frames that overflow are rerun at fp32' },
   temporal: {
     type: 'string',
-    description: 'Video: auto (default: a per-pixel history weight from how much each part of the frame changed) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
+    description: 'Video: auto (default: the history moved with the camera, then a per-pixel weight from how much each part of the frame changed against it, none on clean video) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
   },
   recursive: { type: 'boolean', alias: 'r', description: 'Include subfolders (mirrored in the output)' },
   codec: { type: 'string', description: `Video codec: ${VIDEO_CODECS.join(', ')} (default: x264; vp9 for .webm)` },
@@ -52,11 +53,24 @@ const argsDef = {
   preset: { type: 'string', description: 'Encoder speed preset (x264/x265 names; SVT-AV1 0-13; vp9 cpu-used)' },
   ffmpeg: { type: 'string', description: 'ffmpeg binary to use (ffprobe is looked for beside it)' },
   frames: { type: 'string', description: 'Video: only source frames FROM:TO (0-based, TO excluded; e.g. 0:240, 1000:)' },
-  resume: { type: 'boolean', description: 'Video: continue an interrupted run from its last checkpoint' },
-  checkpoint: { type: 'string', description: 'Video: frames per resumable segment (default 240)' },
+  resume: {
+    type: 'boolean',
+    description:
+      'Video: continue an interrupted run (Ctrl+C, SIGTERM, SIGHUP: exit 130, 143, 129; a second signal quits at once) from its checkpoint; only unsaved frames are inferred, and the output equals an uninterrupted run',
+  },
+  checkpoint: {
+    type: 'string',
+    description:
+      'Video: frames per segment (default 240), each encoded on its own from a keyframe; a checkpoint is saved at each segment end and every 30 s (PARAGON_CHECKPOINT_SECONDS). Lossy codecs keep the open segment losslessly until it closes (240 frames at 1080p: ~1 GB)',
+  },
   report: { type: 'string', description: 'Write a JSON report of the run to this file' },
   progress: { type: 'string', description: "'json': one JSON object per update on stdout; 'text' (default): a bar when stderr is a terminal" },
   threads: { type: 'string', description: 'CPU threads per operator (default: all cores)' },
+  queue: { type: 'string', description: 'Video: upscale on a farm of `paragon worker`s through this Redis (redis://HOST:PORT[/DB]); see docs/farm.md' },
+  storage: { type: 'string', description: "With --queue: the farm's shared folder as mounted here; the input (and a model file) must be inside it" },
+  chunk: { type: 'string', description: `With --queue: most frames per chunk (default 600); chunks start at scene cuts where they can` },
+  preroll: { type: 'string', description: 'With --queue: frames run before a chunk that starts inside a shot, to warm the temporal state (default 32)' },
+  'redis-timeout': { type: 'string', description: 'With --queue: seconds Redis may be unreachable before the run gives up (default 30)' },
   priority: {
     type: 'string',
     description:
@@ -94,6 +108,13 @@ export default defineCommand({
       reader = false;
     };
     process.stdout.on('error', onStdoutError);
+    const farmOnly = (['storage', 'chunk', 'preroll', 'redis-timeout'] as const).filter((k) => args[k] !== undefined);
+    if (args.queue === undefined && farmOnly.length > 0) throw usageError(`--${farmOnly[0]} needs --queue`);
+    if (args.queue !== undefined && args.storage === undefined) throw usageError('--queue needs --storage DIR: the shared folder every worker mounts');
+    if (args.queue !== undefined && checkpoint !== undefined) throw usageError('--checkpoint does not apply with --queue (chunks are the checkpoints)');
+    const chunk = intFlag('chunk', args.chunk, 1);
+    const preroll = intFlag('preroll', args.preroll);
+    const redisTimeout = intFlag('redis-timeout', args['redis-timeout'], 1);
     const release = claimInterrupt();
     try {
       const say = (line: string): void => void process.stderr.write(`paragon: ${line}\n`);
@@ -118,6 +139,17 @@ export default defineCommand({
         onNotice: say,
         ...(json ? { onProgress: (e) => void (reader && process.stdout.write(`${JSON.stringify(e)}\n`)) } : { onProgressLine: say }),
         ...(bar ? { progressBar: (text: string) => void process.stderr.write(text) } : {}),
+        ...(args.queue !== undefined
+          ? {
+              farm: {
+                queue: args.queue,
+                storage: args.storage!,
+                ...(chunk !== undefined ? { chunkFrames: chunk } : {}),
+                ...(preroll !== undefined ? { preroll } : {}),
+                ...(redisTimeout !== undefined ? { redisTimeout } : {}),
+              },
+            }
+          : {}),
         signal: interrupted,
       });
     } finally {

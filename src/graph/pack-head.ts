@@ -19,7 +19,8 @@ export const PACKED_16 = 'paragon_packed16';
 export const FINITE = 'paragon_finite';
 
 const scalar = (name: string, v: number): TensorProto => ({ name, dataType: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([v]).buffer) });
-const node = (opType: string, inputs: string[], outputs: string[], attributes: NodeProto['attributes'] = []): NodeProto => ({
+/** A node named after its first output (the heads' nodes: graph/pack-head.ts, graph/warp-head.ts). */
+export const node = (opType: string, inputs: string[], outputs: string[], attributes: NodeProto['attributes'] = []): NodeProto => ({
   name: outputs[0]!,
   opType,
   inputs,

@@ -41,7 +41,11 @@ export interface UpscaleJobOptions {
    * `log`, unless `progress` is given (then none).
    */
   readonly progressLines?: (line: string) => void;
-  /** Ctrl+C: stop after the image in flight, write the report so far, throw `interrupted` (exit 130). */
+  /**
+   * Ctrl+C: stop after the image in flight, write the report so far, throw `interrupted` (exit 130).
+   * A video finishes the frames already in the model, keeps every finished frame in its
+   * checkpoint, then throws `interrupted`.
+   */
   readonly signal?: AbortSignal;
   /** Terminal progress bar for video: receives `\r`-redrawn text (stderr when it is a TTY). */
   readonly bar?: (text: string) => void;
@@ -56,6 +60,11 @@ export interface UpscaleJobOptions {
   readonly resume?: boolean;
   /** Video: frames per resumable segment (`--checkpoint N`, default 240). */
   readonly checkpoint?: number;
+  /**
+   * Video: seconds of work after which a checkpoint is committed inside a segment too (default:
+   * `PARAGON_CHECKPOINT_SECONDS`, else 30), so a hard kill loses at most about that much.
+   */
+  readonly checkpointSeconds?: number;
   /**
    * Video: lower every thread of this process but the model's, and the ffmpeg processes started
    * afterwards (runtime/priority.ts): 'idle' (or true) SCHED_IDLE where possible, 'nice' niceness

@@ -12,7 +12,7 @@
  * with `-copyts` then lines up as in the source.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ParagonError } from '../errors.ts';
 import { containerFor, streamArgs } from '../video/containers.ts';
@@ -40,6 +40,8 @@ export interface MuxOptions {
   readonly excerpt?: { readonly from: number; readonly to: number | undefined; readonly shift: number };
   readonly signal?: AbortSignal | undefined;
   readonly notice?: (line: string) => void;
+  /** Called once the joining ffmpeg runs. */
+  readonly onSpawn?: () => void;
 }
 
 /** Start time (µs) of a file as ffmpeg's demuxer sees it; null when it has none. */
@@ -79,7 +81,7 @@ export async function muxSegments(segments: readonly MuxSegment[], output: strin
   const notice = opts.notice ?? (() => undefined);
   const dir = path.dirname(path.resolve(output));
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const temp = path.join(dir, `.${path.basename(output, ext)}.${tag}.partial${ext}`);
+  const temp = path.join(dir, partialName(output, tag));
   const list = path.join(path.dirname(segments[0]!.file), `.concat-${tag}.txt`);
   const { source, excerpt } = opts;
   const audio = opts.audio === false ? [] : source.audio;
@@ -109,7 +111,9 @@ export async function muxSegments(segments: readonly MuxSegment[], output: strin
   ];
   try {
     await writeFile(list, concatScript(segments));
-    await spawnTool(opts.tools.ffmpeg, args, { label: 'ffmpeg', file: output, signal: opts.signal }).done;
+    const join = spawnTool(opts.tools.ffmpeg, args, { label: 'ffmpeg', file: output, signal: opts.signal });
+    opts.onSpawn?.();
+    await join.done;
     if ((await stat(temp)).size === 0) throw new ParagonError('ffmpeg', 'ffmpeg wrote an empty file', { file: output });
     await rename(temp, output);
   } catch (e) {
@@ -119,5 +123,38 @@ export async function muxSegments(segments: readonly MuxSegment[], output: strin
     throw e;
   } finally {
     await unlink(list).catch(() => undefined);
+  }
+}
+
+/** Name of the temporary file beside `output` that a join writes (`tag` = `PID-RANDOM`). */
+const partialName = (output: string, tag: string): string => {
+  const ext = path.extname(output);
+  return `.${path.basename(output, ext)}.${tag}.partial${ext}`;
+};
+
+/**
+ * Remove the temporary files of joins into `output` whose process is gone: a paragon killed
+ * outright (SIGKILL, power loss) while joining cannot remove its own, and its ffmpeg may even
+ * have finished writing it after it died.
+ */
+export async function removeStalePartials(output: string): Promise<void> {
+  const dir = path.dirname(path.resolve(output));
+  const ext = path.extname(output);
+  const head = `.${path.basename(output, ext)}.`;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(head) || !name.endsWith(`.partial${ext}`)) continue;
+    const pid = Number(/^(\d+)-[0-9a-f]+$/.exec(name.slice(head.length, -`.partial${ext}`.length))?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    await unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
+/** True while process `pid` exists (EPERM: it exists, owned by someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -16,6 +16,8 @@ export interface ProgressEvent {
   /** Seconds left at that rate, when the total is known. */
   readonly eta: number | undefined;
   readonly elapsed: number;
+  /** Further counters of the run (a farm's connected workers). */
+  readonly extra?: Readonly<Record<string, number>>;
 }
 
 /** Where updates go. */
@@ -50,13 +52,20 @@ export class Progress {
   #lastShown = Number.NEGATIVE_INFINITY;
   #lastPlain = performance.now();
   #drawn = false;
+  #stopping = false;
+  readonly #label: string | undefined;
+  #extra: Readonly<Record<string, number>> | undefined;
 
-  /** `done` frames were finished before this run (resume): they count as done but not towards the rate. */
-  constructor(sink: ProgressSink, total: number | undefined, done = 0) {
+  /**
+   * `done` frames were finished before this run (resume): they count as done but not towards the
+   * rate. `label` names a phase other than upscaling (e.g. 'planning') in the text and JSON.
+   */
+  constructor(sink: ProgressSink, total: number | undefined, done = 0, label?: string) {
     this.#sink = sink;
     this.#total = total;
     this.#base = done;
     this.#frames = done;
+    this.#label = label;
   }
 
   /** The current numbers. */
@@ -65,7 +74,13 @@ export class Progress {
     const fps = elapsed > 0 ? (this.#frames - this.#base) / elapsed : 0;
     const total = this.#total !== undefined ? Math.max(this.#total, this.#frames) : undefined;
     const eta = total !== undefined && fps > 0 ? (total - this.#frames) / fps : undefined;
-    return { event: 'progress', frames: this.#frames, total, fps, eta, elapsed };
+    return { event: 'progress', frames: this.#frames, total, fps, eta, elapsed, ...(this.#extra ? { extra: this.#extra } : {}) };
+  }
+
+  /** Set the frames done (work done elsewhere, e.g. on a farm) and further counters to show. */
+  set(frames: number, extra?: Readonly<Record<string, number>>): void {
+    this.#extra = extra;
+    this.tick(frames - this.#frames);
   }
 
   /** Count `n` more frames done. */
@@ -84,6 +99,15 @@ export class Progress {
     this.#drawn = false;
   }
 
+  /**
+   * The run was told to stop and finishes the frames in flight: the bar says so until it is
+   * cleared (a terminal only: the other modes get the one line at the end).
+   */
+  stopping(): void {
+    this.#stopping = true;
+    if (this.#sink.mode === 'bar') this.#show(performance.now(), false);
+  }
+
   /** Erase the bar so a notice can be printed on a clean line; the next update redraws it. */
   clear(): void {
     if (this.#sink.mode === 'bar' && this.#drawn) this.#sink.text?.('\r\x1b[2K');
@@ -93,7 +117,8 @@ export class Progress {
   #show(now: number, final: boolean): void {
     this.#lastShown = now;
     const p = this.snapshot();
-    this.#sink.json?.({ ...p, fps: round(p.fps, 2), eta: p.eta === undefined ? null : round(p.eta, 1), elapsed: round(p.elapsed, 1) });
+    const { extra, ...rest } = p;
+    this.#sink.json?.({ ...rest, ...(this.#label ? { phase: this.#label } : {}), ...extra, fps: round(p.fps, 2), eta: p.eta === undefined ? null : round(p.eta, 1), elapsed: round(p.elapsed, 1) });
     switch (this.#sink.mode) {
       case 'bar':
         this.#sink.text?.(`\r\x1b[2K${this.#line(p, 30)}`);
@@ -117,7 +142,10 @@ export class Progress {
     const count = p.total !== undefined ? `${p.frames}/${p.total} frames` : `${p.frames} frames`;
     const pct = frac !== undefined ? ` ${(frac * 100).toFixed(0)}%` : '';
     const eta = p.eta !== undefined ? `, ETA ${clock(p.eta)}` : '';
-    return `${bar}${count}${pct}, ${p.fps.toFixed(p.fps < 10 ? 2 : 1)} fps, ${clock(p.elapsed)} elapsed${eta}`;
+    if (this.#stopping) return `${bar}${count}${pct}: stopping after the frames in flight (Ctrl+C again quits at once)`;
+    const extra = Object.entries(p.extra ?? {}).map(([k, v]) => `, ${v} ${k}`).join('');
+    const label = this.#label ? `${this.#label}: ` : '';
+    return `${label}${bar}${count}${pct}, ${p.fps.toFixed(p.fps < 10 ? 2 : 1)} fps${extra}, ${clock(p.elapsed)} elapsed${eta}`;
   }
 }
 

@@ -1,75 +1,66 @@
 /**
- * Resumable video runs. A video is encoded in segments of K frames into a hidden folder beside the
- * output (`.paragon-resume/<output name>/`). When a segment's file is complete, a checkpoint is
- * committed: the feature state after the segment's last frame is written, then `progress.json`
- * (the commit point, replaced atomically) names the finished segments, that state, the counters
- * and the scene cuts so far. A run killed at any moment therefore leaves a consistent checkpoint:
- * `--resume` keeps the committed segments, restores the state, and continues with the next frame.
+ * Resumable video runs: nothing finished is lost, and a resumed run writes what an uninterrupted
+ * one would have written.
+ *
+ * Segments. The range is cut on a fixed schedule into segments of K frames (`--checkpoint K`,
+ * default 240, kept from the first run): segment k holds output frames [kK, (k+1)K), encoded on
+ * their own into one file that starts on a keyframe, in the hidden folder `.paragon-resume/<output
+ * name>/` beside the output; the output is their concatenation by stream copy (mux.ts). A segment
+ * is thus a self-contained file from frame A to B, and the upscaler's state before A is all it
+ * needs from what came earlier (segments.ts writes one).
+ *
+ * Commit points. At the end of each segment, every 30 s of work (`checkpointSeconds`,
+ * `PARAGON_CHECKPOINT_SECONDS`), and when a run is told to stop (Ctrl+C, SIGTERM, SIGHUP), the
+ * pipeline drains, takes the upscaler's state after the last frame, makes every frame so far
+ * durable and commits: the state file (a new name each time) is written, then `progress.json`
+ * (manifest.ts), replaced atomically, names the finished files, that state, the counters and the
+ * scene cuts. A kill at any moment (SIGKILL, power loss) leaves the last commit whole, so at most
+ * ~30 s of work is lost; files it does not name are leftovers, removed when the folder is opened.
+ *
+ * Why the same output whatever the moment of the interruption. The frames reaching the encoder
+ * are the same bits (same state, same cuts, same model: a resumed run restores the state and
+ * infers only the frames the checkpoint lacks). What the encoder makes of them depends on the
+ * codec:
+ * - Intra-only codecs (FFV1 with `-g 1`, ProRes) code every frame alone: a file may end at any
+ *   frame and the packets are the same however the frames are split into files. A commit point
+ *   inside a segment closes its file there (a shorter segment); the next frame opens a new one.
+ * - Inter codecs (x264, x265, VP9, AV1) do not: a packet depends on the frames around it
+ *   (lookahead, B-frames, rate control, the position of keyframes), and no encoder's inner state
+ *   can be saved and restored. Identical packets need the identical encode: the same frames, from
+ *   the same first frame, in one encoder. So a segment closes only on the schedule, and its frames
+ *   also go to a lossless spool (FFVHuff, exact bytes; timestamps kept in the manifest), cut into
+ *   a part at each commit point. A resumed run starts the segment's encode again from its first
+ *   frame with the spooled frames, then goes on with new ones: the model never runs twice on a
+ *   frame, and the encoder redoes at most the frames of one segment. The price is the spool: up
+ *   to K lossless frames on disk (2.8–4.3 MB a 1080p frame, measured on Vid4 clips scaled up:
+ *   0.7–1 GB for 240) and ~8 ms of one core a 720p frame.
+ * The output is then the same bit for bit with FFV1 (and ProRes), and with the inter codecs the
+ * same packets, hence the same decoded frames, provided the encoder is deterministic run to run
+ * with the same ffmpeg and thread count (x264, x265 and VP9 are: test/ffmpeg/segments.test.ts;
+ * through the whole CLI for x264 in test/ffmpeg/resume.test.ts). A resume on another machine
+ * (other core count) or with another ffmpeg may encode the interrupted segment differently: still
+ * a valid video of the same frames, not the same packets.
  *
  * The scene-cut detector's state is not saved: the resumed run decodes the finished frames anyway
  * (to skip them exactly, whatever the container's seeking), and replays them through a fresh
- * detector, which puts it in exactly the state the interrupted run had.
- *
- * What "equal to an uninterrupted run" means: the frames reaching the encoder are the same bits
- * (same state, same cuts, same model), and every segment is a separate encode that starts on a
- * keyframe, in both runs alike. So the output is the same: bit for bit with FFV1, and with the
- * lossy codecs the same packets, hence the same decoded frames (checked for x264, x265 and VP9;
- * an encoder that is not deterministic run to run would break only this last step).
+ * detector, which puts it in exactly the state the interrupted run had. A checkpoint whose every
+ * frame is done (stopped during the join) skips even that.
  */
-import { mkdir, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ParagonError, usageError } from '../errors.ts';
-import type { UpscalerSnapshot, UpscalerStats } from '../temporal/upscaler.ts';
+import type { UpscalerSnapshot } from '../temporal/upscaler.ts';
 import type { HistoryWeightSnapshot } from '../temporal/history-weight.ts';
+import { filesOf, framesIn, MANIFEST_VERSION, parseManifest, WEIGHT_PARTS, type CarriedTotals, type Manifest, type RunIdentity, type SegmentRecord, type SpoolPart, type WeightPart } from './manifest.ts';
 
-/** What a checkpoint must match to be continued: the input file and every setting that changes the output. */
-export interface RunIdentity {
-  readonly input: string;
-  readonly inputBytes: number;
-  readonly inputMtimeMs: number;
-  /** Settings that change the output frames or their encoding (model, weight, codec, range, ...). */
-  readonly settings: Readonly<Record<string, string | number | boolean | null>>;
-}
-
-/** A finished segment. */
-export interface SegmentRecord {
-  /** File name inside the checkpoint folder. */
-  readonly file: string;
-  /** Source index of its first frame. */
-  readonly first: number;
-  readonly frames: number;
-  /** Start time of the file as ffmpeg reads it (microseconds; null when it has none), for exact concatenation. */
-  readonly startUs: number | null;
-}
-
-/** Running totals carried across a resume. */
-export interface CarriedTotals {
-  /** Source indices of the scene cuts found so far. */
-  readonly sceneCuts: number[];
-  /** Output timestamps are the source's minus this (seconds; non-zero for a `--frames` excerpt). */
-  readonly shift: number;
-  /** Timestamp of the first and of the last frame encoded so far (seconds, source timeline). */
-  readonly firstPts: number | undefined;
-  readonly lastPts: number | undefined;
-}
-
-interface Manifest extends CarriedTotals {
-  readonly version: 1;
-  readonly identity: RunIdentity;
-  readonly segmentFrames: number;
-  readonly segments: SegmentRecord[];
-  readonly state: { file: string; length: number } | null;
-  /** The history-weight estimator's arrays (`--temporal auto`), in one file: prev | ref | refVar as present. */
-  readonly weights?: { file: string; width: number; height: number; noiseVar: number | null; parts: WeightPart[] } | null;
-  readonly last: { width: number; height: number } | null;
-  readonly stats: UpscalerStats;
-  readonly device: string;
-}
+export type { CarriedTotals, RunIdentity, SegmentRecord, SpoolPart } from './manifest.ts';
 
 const MANIFEST = 'progress.json';
 
-const WEIGHT_PARTS = ['prev', 'ref', 'refVar'] as const;
-type WeightPart = (typeof WEIGHT_PARTS)[number];
+/** What a commit adds: a finished segment (which ends the open one), or a spool part of the open segment. */
+export type CommitChange =
+  | { readonly segment: SegmentRecord; readonly complete: boolean }
+  | { readonly part: SpoolPart; readonly segmentFirst: number };
 
 /** The checkpoint folder of an output file. */
 export const checkpointDir = (output: string): string =>
@@ -112,9 +103,11 @@ export class Checkpoint {
 
   /**
    * Open the checkpoint of `output`. With `resume`, a matching checkpoint is continued (a
-   * mismatching one is a usage error saying what differs); without it, an existing checkpoint
-   * with finished segments is a usage error too, so a rerun never throws away hours of work
-   * silently. Files the manifest does not name (a killed run's partial segment) are removed.
+   * mismatching one is a usage error saying what differs, a damaged file a media error naming
+   * it); without it, an existing checkpoint with finished frames is a usage error too, so a rerun
+   * never throws away hours of work silently. A `progress.json` that is not a usable checkpoint
+   * of ours is set aside with a notice, and the run starts over. Files the manifest does not name
+   * (a killed run's partial files) are removed.
    */
   static async open(
     output: string,
@@ -125,21 +118,18 @@ export class Checkpoint {
     let manifest: Manifest | undefined;
     const text = await readFile(path.join(dir, MANIFEST), 'utf8').catch(() => undefined);
     if (text !== undefined) {
-      try {
-        manifest = JSON.parse(text) as Manifest;
-        if (manifest.version !== 1 || !Array.isArray(manifest.segments)) manifest = undefined;
-      } catch {
-        manifest = undefined;
-      }
-      if (!manifest) opts.notice(`${dir}: unreadable checkpoint; starting over`);
+      const parsed = parseManifest(text);
+      if (typeof parsed === 'string') opts.notice(`${path.join(dir, MANIFEST)}: unusable checkpoint (${parsed}); starting over`);
+      else manifest = parsed;
     }
-    if (manifest && manifest.segments.length === 0) manifest = undefined;
+    if (manifest && framesIn(manifest) === 0) manifest = undefined;
     if (manifest) {
-      const done = manifest.segments.reduce((n, s) => n + s.frames, 0);
+      const done = framesIn(manifest);
       if (!opts.resume)
         throw usageError(`${output}: an interrupted run left ${done} finished frames in ${dir}; add --resume to continue it, or delete that folder to start over`);
       const diff = differences(manifest.identity, identity);
       if (diff.length > 0) throw usageError(`${output}: cannot resume (${diff.join('; ')}); delete ${dir} to start over`);
+      await verifyFiles(dir, manifest);
     } else if (opts.resume) {
       opts.notice(`${output}: nothing to resume; starting from the beginning`);
     }
@@ -155,8 +145,7 @@ export class Checkpoint {
     } catch (e) {
       throw new ParagonError('media', `cannot create the checkpoint folder: ${(e as NodeJS.ErrnoException).code ?? e}`, { file: this.dir });
     }
-    const m = this.#manifest;
-    const keep = new Set([MANIFEST, ...(m?.segments.map((s) => s.file) ?? []), ...(m?.state ? [m.state.file] : []), ...(m?.weights ? [m.weights.file] : [])]);
+    const keep = new Set([...(this.#manifest ? [MANIFEST, ...filesOf(this.#manifest)] : [])]);
     for (const name of await readdir(this.dir)) if (!keep.has(name)) await rm(path.join(this.dir, name), { recursive: true, force: true });
     if (!this.#manifest) this.#identity = identity;
   }
@@ -166,12 +155,22 @@ export class Checkpoint {
     return this.#manifest?.segments ?? [];
   }
 
-  /** Frames finished (all committed segments). */
-  get framesDone(): number {
-    return this.segments.reduce((n, s) => n + s.frames, 0);
+  /** The open segment (inter codecs): its first frame and its spooled parts; undefined when none. */
+  get openSegment(): { readonly first: number; readonly parts: readonly SpoolPart[] } | undefined {
+    return this.#manifest?.open ?? undefined;
   }
 
-  /** Totals carried from the interrupted run (zeros for a fresh one). */
+  /** Every frame is done: only the join is left. */
+  get complete(): boolean {
+    return this.#manifest?.complete === true;
+  }
+
+  /** Frames finished (committed segments and spool parts). */
+  get framesDone(): number {
+    return this.#manifest ? framesIn(this.#manifest) : 0;
+  }
+
+  /** Totals carried from the interrupted run (undefined for a fresh one). */
   get carried(): CarriedTotals | undefined {
     const m = this.#manifest;
     return m ? { sceneCuts: [...m.sceneCuts], shift: m.shift, firstPts: m.firstPts, lastPts: m.lastPts } : undefined;
@@ -187,6 +186,11 @@ export class Checkpoint {
     return `seg-${String(k).padStart(6, '0')}${ext}`;
   }
 
+  /** File name of the spool part that starts at source frame `first`. */
+  spoolName(first: number): string {
+    return `spool-${String(first).padStart(8, '0')}.mkv`;
+  }
+
   /** The upscaler position saved with the last commit (undefined for a fresh run). */
   async snapshot(): Promise<UpscalerSnapshot | undefined> {
     const m = this.#manifest;
@@ -194,7 +198,7 @@ export class Checkpoint {
     let state: Float32Array | undefined;
     if (m.state) {
       const buf = await readFile(path.join(this.dir, m.state.file));
-      if (buf.byteLength !== m.state.length * 4) throw new ParagonError('media', `checkpoint state ${m.state.file} is damaged; delete the folder to start over`, { file: this.dir });
+      if (buf.byteLength !== m.state.length * 4) throw damaged(this.dir, m.state.file, `${buf.byteLength} of ${m.state.length * 4} bytes`);
       state = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     }
     let weights: HistoryWeightSnapshot | undefined;
@@ -202,45 +206,53 @@ export class Checkpoint {
       const { file, width, height, noiseVar, parts } = m.weights;
       const buf = await readFile(path.join(this.dir, file));
       const n = width * height;
-      if (buf.byteLength !== parts.length * n * 4) throw new ParagonError('media', `checkpoint state ${file} is damaged; delete the folder to start over`, { file: this.dir });
+      if (buf.byteLength !== parts.length * n * 4) throw damaged(this.dir, file, `${buf.byteLength} of ${parts.length * n * 4} bytes`);
       const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
       const part = (k: WeightPart): Float32Array | undefined => (parts.includes(k) ? all.slice(parts.indexOf(k) * n, (parts.indexOf(k) + 1) * n) : undefined);
-      weights = { width, height, noiseVar: noiseVar ?? undefined, prev: part('prev'), ref: part('ref'), refVar: part('refVar') };
+      weights = { width, height, noiseVar: noiseVar ?? undefined, prev: part('prev'), ref: part('ref'), refVar: part('refVar'), difference: part('difference') };
     }
     return { state, last: m.last ?? undefined, stats: m.stats, ...(weights ? { weights } : {}) };
   }
 
   /**
-   * Commit a finished segment (its file already complete in the folder) with the upscaler's
-   * position after its last frame. Commits are serialised in call order.
+   * Commit `change` (its file already complete in the folder) with the upscaler's position after
+   * its last frame. Commits are applied one at a time in call order.
    */
-  commit(segment: SegmentRecord, snap: UpscalerSnapshot, totals: CarriedTotals, device: string): Promise<void> {
+  commit(change: CommitChange, snap: UpscalerSnapshot, totals: CarriedTotals, device: string): Promise<void> {
     const run = async (): Promise<void> => {
       const prev = this.#manifest;
       const identity = prev?.identity ?? this.#identity!;
+      const n = (prev?.commits ?? 0) + 1;
       let state: Manifest['state'] = null;
       if (snap.state) {
-        const file = `state-${segment.file.replace(/\.[^.]+$/, '')}.f32`;
-        const bytes = new Uint8Array(snap.state.buffer, snap.state.byteOffset, snap.state.byteLength);
-        await writeAtomic(path.join(this.dir, file), bytes);
+        const file = `state-${n}.f32`;
+        await writeAtomic(path.join(this.dir, file), new Uint8Array(snap.state.buffer, snap.state.byteOffset, snap.state.byteLength));
         state = { file, length: snap.state.length };
       }
       let weights: Manifest['weights'] = null;
       if (snap.weights) {
         const w = snap.weights;
         const parts = WEIGHT_PARTS.filter((k) => w[k] !== undefined);
-        const n = w.width * w.height;
-        const all = new Float32Array(parts.length * n);
-        parts.forEach((k, i) => all.set(w[k]!, i * n));
-        const file = `weights-${segment.file.replace(/\.[^.]+$/, '')}.f32`;
+        const size = w.width * w.height;
+        const all = new Float32Array(parts.length * size);
+        parts.forEach((k, i) => all.set(w[k]!, i * size));
+        const file = `weights-${n}.f32`;
         await writeAtomic(path.join(this.dir, file), new Uint8Array(all.buffer));
         weights = { file, width: w.width, height: w.height, noiseVar: w.noiseVar ?? null, parts };
       }
+      const segments = [...(prev?.segments ?? []), ...('segment' in change ? [change.segment] : [])];
+      const open =
+        'part' in change
+          ? { first: change.segmentFirst, parts: [...(prev?.open?.first === change.segmentFirst ? prev.open.parts : []), change.part] }
+          : null;
       const next: Manifest = {
-        version: 1,
+        version: MANIFEST_VERSION,
         identity,
         segmentFrames: this.segmentFrames,
-        segments: [...(prev?.segments ?? []), segment],
+        commits: n,
+        segments,
+        open,
+        complete: 'segment' in change && change.complete,
         state,
         weights,
         last: snap.last ? { ...snap.last } : null,
@@ -250,8 +262,9 @@ export class Checkpoint {
       };
       await writeAtomic(path.join(this.dir, MANIFEST), `${JSON.stringify(next, null, 1)}\n`);
       this.#manifest = next;
-      if (prev?.state && prev.state.file !== state?.file) await unlink(path.join(this.dir, prev.state.file)).catch(() => undefined);
-      if (prev?.weights && prev.weights.file !== weights?.file) await unlink(path.join(this.dir, prev.weights.file)).catch(() => undefined);
+      // What the new commit no longer names: the previous state, and a closed segment's spool.
+      const kept = new Set(filesOf(next));
+      for (const f of prev ? filesOf(prev) : []) if (!kept.has(f)) await unlink(path.join(this.dir, f)).catch(() => undefined);
     };
     const p = this.#committed.then(run);
     this.#committed = p.catch(() => undefined);
@@ -272,6 +285,21 @@ export class Checkpoint {
     await rm(this.dir, { recursive: true, force: true });
     await rmdir(path.dirname(this.dir)).catch(() => undefined);
   }
+}
+
+/** A damaged checkpoint file: a media error naming it (the folder is left as it is). */
+const damaged = (dir: string, file: string, why: string): ParagonError =>
+  new ParagonError('media', `damaged checkpoint file (${why}); delete ${dir} to start over`, { file: path.join(dir, file) });
+
+/** Every file a manifest names is there with the size it had when committed. */
+async function verifyFiles(dir: string, m: Manifest): Promise<void> {
+  const sized = [...m.segments, ...(m.open?.parts ?? [])];
+  for (const s of sized) {
+    const st = await stat(path.join(dir, s.file)).catch(() => undefined);
+    if (!st) throw damaged(dir, s.file, 'missing');
+    if (st.size !== s.bytes) throw damaged(dir, s.file, `${st.size} of ${s.bytes} bytes`);
+  }
+  for (const f of [m.state?.file, m.weights?.file]) if (f !== undefined && !(await stat(path.join(dir, f)).catch(() => undefined))) throw damaged(dir, f, 'missing');
 }
 
 /** Start time (µs) of a media file as ffmpeg's demuxer reads it, from ffprobe's `format=start_time` text. */

@@ -1,7 +1,12 @@
 /**
  * The stage loop of one video run (fresh or resumed): decode and prepare frames a few ahead, run
  * them through the frame engine with the next one always queued, and pack and encode them behind
- * it into segments that close (and commit a checkpoint) in the background.
+ * it into segments (segments.ts) that close, and commit a checkpoint, in the background.
+ *
+ * Commit points (resume.ts): a segment's last frame; the first frame after `commitMs` of work
+ * since the last commit point; and a stop (the run's AbortSignal: Ctrl+C, SIGTERM, SIGHUP). A stop
+ * lets no new frame into the model, finishes the frames already in it, writes them, closes what
+ * they went to at the last one and commits; then the run ends with `interrupted`.
  */
 import path from 'node:path';
 import { ParagonError } from '../errors.ts';
@@ -9,15 +14,15 @@ import { SceneCutDetector } from '../temporal/scene-cut.ts';
 import type { PackedFrame, TemporalUpscaler, UpscalerSnapshot } from '../temporal/upscaler.ts';
 import type { VideoCodec } from '../video/containers.ts';
 import { decodeFrames, type FrameStream } from '../video/decode.ts';
-import { createEncoder, type VideoEncoder } from '../video/encode.ts';
 import type { FfmpegTools } from '../video/ffmpeg.ts';
 import { framePlanes } from '../video/frame.ts';
 import type { MediaInfo } from '../video/probe.ts';
 import type { UpscaleJobOptions } from './job.ts';
-import { startTimeUs } from './mux.ts';
 import type { Progress } from './progress.ts';
 import type { Checkpoint } from './resume.ts';
+import { intraOnly, segmentEncoding, SegmentWriter } from './segments.ts';
 import { ahead, StageClock, yieldToQueued, type PlanePool } from './stages.ts';
+import type { InterruptHook } from './test-hook.ts';
 
 /** One prepared frame on its way through the stages. */
 interface Item {
@@ -29,6 +34,10 @@ interface Item {
   readonly cut: boolean;
   /** Last frame of its segment: the encoder closes and a checkpoint is committed after it. */
   last: boolean;
+  /** Last frame of the range. */
+  end: boolean;
+  /** A commit point inside a segment (time, or a stop): a checkpoint is committed after it. */
+  commit: boolean;
   out?: PackedFrame;
   snap?: UpscalerSnapshot;
 }
@@ -45,6 +54,9 @@ export interface RunContext {
   readonly notice: (line: string) => void;
   /** Where frame planes come from and go back to (the upscaler recycles them into it). */
   readonly pool: PlanePool;
+  /** Work (ms) after which the next frame is a commit point. */
+  readonly commitMs: number;
+  readonly hook?: InterruptHook | undefined;
 }
 
 /** The stage loop of one run (fresh or resumed) and its bookkeeping. */
@@ -53,6 +65,12 @@ export class VideoRun {
   readonly infer = new StageClock();
   readonly encode = new StageClock();
   readonly resumedFrames: number;
+  /** Source frames decoded by this run (finished ones replayed through the scene-cut detector included). */
+  decodedFrames = 0;
+  /** Frames this run sent through the model. */
+  inferredFrames = 0;
+  /** Frames of an open segment encoded again from the checkpoint's lossless spool. */
+  reencodedFrames = 0;
   readonly #opts: UpscaleJobOptions;
   readonly #c: RunContext;
   readonly #cuts: number[];
@@ -69,10 +87,16 @@ export class VideoRun {
    * 31 with; the GC pauses of both threads 1.2 s without, 0.8 s with).
    */
   readonly #spare: ArrayBuffer[] = [];
-  #encoder: VideoEncoder | undefined;
-  /** Segments closing in the background, committed in order; the first failure is kept. */
+  #writer: SegmentWriter | undefined;
+  /** Number of the next segment file. */
+  #nextSegment: number;
+  /** Segments closing and spool parts finishing in the background, committed in order; the first failure is kept. */
   #closing: Promise<void> = Promise.resolve();
   #closeError: { error: unknown } | undefined;
+  /** Commits queued on #closing and not done yet. */
+  #commitsPending = 0;
+  /** Told to stop (see the module comment). */
+  #stopped = false;
 
   constructor(opts: UpscaleJobOptions, c: RunContext) {
     this.#opts = opts;
@@ -83,6 +107,7 @@ export class VideoRun {
     this.#shift = carried?.shift ?? 0;
     this.#firstPts = carried?.firstPts;
     this.#lastPts = carried?.lastPts;
+    this.#nextSegment = c.cp.segments.length;
   }
 
   /** Scene cuts found (source indices, sorted). */
@@ -102,73 +127,108 @@ export class VideoRun {
     return r ? r[1] / r[0] : 1 / 25;
   }
 
-  /** Run every remaining frame through the stages and close the last segment. */
+  /** Run every remaining frame through the stages and close the last segment; a stop ends with `interrupted` once committed. */
   async execute(progress: Progress): Promise<void> {
     const { info, up, cp, range } = this.#c;
+    // Stopped during the join: every frame is in the checkpoint.
+    if (cp.complete) return;
     const snap = await cp.snapshot();
     if (snap) {
       up.restore(snap);
       if (cp.device !== undefined && cp.device !== up.device) this.#c.notice(`the interrupted run used ${cp.device}, this one ${up.device}: frames may differ slightly at the seam`);
     }
     // Planar: the model wants planes, and ffmpeg makes them for a quarter of the cost of packed.
-    this.#frames = decodeFrames(info.file, { tools: this.#c.tools, info, signal: this.#opts.signal, layout: 'gbrp', ...(range.to !== undefined ? { maxFrames: range.to } : {}) });
+    // No signal: a stop ends the decoding here (#prepared), between frames.
+    this.#frames = decodeFrames(info.file, { tools: this.#c.tools, info, layout: 'gbrp', ...(range.to !== undefined ? { maxFrames: range.to } : {}) });
     const fmt = await this.#frames.frameFormat();
     this.#bitDepth = fmt.bitDepth;
-    let k = cp.segments.length;
+    const intra = intraOnly(this.#c.codec);
     for await (const item of ahead(this.#inferred(ahead(this.#prepared(), 3)), 2)) {
       this.#failIfClosingFailed();
       await yieldToQueued();
       const t = performance.now();
       const out = item.out!;
-      this.#encoder ??= await createEncoder(path.join(cp.dir, cp.segmentName(k, this.#c.ext)), {
-        tools: this.#c.tools,
-        width: out.width,
-        height: out.height,
-        bitDepth: fmt.bitDepth,
-        codec: this.#c.codec,
-        crf: this.#opts.crf,
-        preset: this.#opts.preset,
-        source: info,
-        audio: false,
-        subtitles: false,
-        // Frames come out upright: a sideways source's pixel aspect turns with them.
-        sar: info.video.rotation % 180 === 90 ? [info.video.sar[1], info.video.sar[0]] : info.video.sar,
-        onNotice: this.#c.notice,
-      });
+      this.#writer ??= await this.#openWriter(item, out.width, out.height);
       this.#firstPts ??= item.pts;
       this.#lastPts = item.pts;
-      await this.#encoder.write({ pts: item.pts - this.#shift, data: out.data });
+      await this.#writer.write({ pts: item.pts - this.#shift, data: out.data }, item.index);
       // Written (the pipe has it): the buffer goes round again for a later frame (see #inferred).
       const used = out.data.buffer as ArrayBuffer;
       if (out.data.byteOffset === 0 && out.data.byteLength === used.byteLength && this.#spare.length < 4) this.#spare.push(used);
-      if (item.last) this.#close(this.#encoder, k++, item);
+      // Intra-only codecs close the file at any commit point; the others cut their spool.
+      if (item.last || (item.commit && intra)) this.#closeSegment(item);
+      else if (item.commit) this.#cutSpool(item);
       this.encode.add(performance.now() - t);
       progress.tick();
+      if (this.#c.hook?.frame === item.index - range.from) this.#c.hook.fire();
     }
-    if (this.#encoder) throw new ParagonError('internal', 'the last segment was not closed');
     const t = performance.now();
     await this.#closing;
     this.encode.add(performance.now() - t);
     this.#failIfClosingFailed();
-    if (cp.segments.length === 0) throw new ParagonError('media', `no frames in the range ${range.from}:${range.to ?? ''}`, { file: info.file });
+    if (this.#stopped) throw new ParagonError('interrupted', 'stopped', { file: info.file });
+    if (this.#writer) throw new ParagonError('internal', 'the last segment was not closed');
+    if (cp.framesDone === 0) throw new ParagonError('media', `no frames in the range ${range.from}:${range.to ?? ''}`, { file: info.file });
   }
 
-  /** Close a finished segment in the background: finish its file, then commit the checkpoint. */
-  #close(enc: VideoEncoder, k: number, item: Item): void {
-    this.#encoder = undefined;
-    const { cp, tools, up } = this.#c;
-    const name = cp.segmentName(k, this.#c.ext);
-    const totals = { sceneCuts: this.#cuts.filter((c) => c <= item.index), shift: this.#shift, firstPts: this.#firstPts, lastPts: this.#lastPts };
-    const frames = enc.frames;
-    const first = item.index + 1 - frames;
+  /** Start the segment `item` opens, or continue the checkpoint's open one (its spool encoded first). */
+  async #openWriter(item: Item, width: number, height: number): Promise<SegmentWriter> {
+    const { cp, info, codec, tools } = this.#c;
+    const open = this.#nextSegment === cp.segments.length ? cp.openSegment : undefined;
+    const preload = open?.parts ?? [];
+    const w = await SegmentWriter.open({
+      dir: cp.dir,
+      file: cp.segmentName(this.#nextSegment++, this.#c.ext),
+      first: open?.first ?? item.index,
+      tools,
+      encoder: segmentEncoding(info, { width, height, bitDepth: this.#bitDepth, codec, crf: this.#opts.crf, preset: this.#opts.preset, notice: this.#c.notice }),
+      ...(intraOnly(codec) ? {} : { spool: { name: (first: number) => cp.spoolName(first), preload } }),
+    });
+    this.reencodedFrames += w.reencoded;
+    return w;
+  }
+
+  /** Totals up to `item` for its commit. */
+  #totals(item: Item): { sceneCuts: number[]; shift: number; firstPts: number | undefined; lastPts: number | undefined } {
+    return { sceneCuts: this.#cuts.filter((c) => c <= item.index), shift: this.#shift, firstPts: this.#firstPts, lastPts: this.#lastPts };
+  }
+
+  /** Close the segment at `item` in the background: finish its file, then commit the checkpoint. */
+  #closeSegment(item: Item): void {
+    const w = this.#writer!;
+    this.#writer = undefined;
+    const { cp, up } = this.#c;
+    const totals = this.#totals(item);
+    this.#commitsPending++;
     this.#closing = this.#closing.then(async () => {
-      if (this.#closeError) return enc.abort();
       try {
-        await enc.finish();
-        const startUs = await startTimeUs(tools, path.join(cp.dir, name));
-        await cp.commit({ file: name, first, frames, startUs }, item.snap!, totals, up.device);
+        if (this.#closeError) return await w.abort();
+        const segment = await w.finish();
+        await cp.commit({ segment, complete: item.end }, item.snap!, totals, up.device);
       } catch (error) {
         this.#closeError ??= { error };
+      } finally {
+        this.#commitsPending--;
+      }
+    });
+  }
+
+  /** Commit the open segment's frames up to `item` (its spool part) in the background; the encode goes on. */
+  #cutSpool(item: Item): void {
+    const part = this.#writer!.cutSpool();
+    if (!part) return;
+    const { cp, up } = this.#c;
+    const totals = this.#totals(item);
+    const segmentFirst = this.#writer!.first;
+    this.#commitsPending++;
+    this.#closing = this.#closing.then(async () => {
+      try {
+        const p = await part;
+        if (!this.#closeError) await cp.commit({ part: p, segmentFirst }, item.snap!, totals, up.device);
+      } catch (error) {
+        this.#closeError ??= { error };
+      } finally {
+        this.#commitsPending--;
       }
     });
   }
@@ -177,10 +237,16 @@ export class VideoRun {
     if (this.#closeError) throw this.#closeError.error;
   }
 
-  /** After a failure or Ctrl+C: drop the open segment, let closing ones finish and commit. */
+  /** True once the run was told to stop. */
+  #stopping(): boolean {
+    if (this.#opts.signal?.aborted) this.#stopped = true;
+    return this.#stopped;
+  }
+
+  /** After a failure or a stop: drop the open segment (what of it counts is committed), let closing ones finish and commit. */
   async stop(): Promise<void> {
-    await this.#encoder?.abort();
-    this.#encoder = undefined;
+    await this.#writer?.abort();
+    this.#writer = undefined;
     await this.#closing;
     await this.#frames?.close();
   }
@@ -200,6 +266,9 @@ export class VideoRun {
     let pts0 = 0;
     let t = performance.now();
     for await (const f of this.#frames!) {
+      this.decodedFrames++;
+      // Stopped: no new frame for the model (those before it are finished and committed).
+      if (this.#stopping()) return;
       if (f.index === 0) pts0 = f.pts;
       if (f.index < range.from) {
         this.#frames!.recycle(f.data);
@@ -216,30 +285,38 @@ export class VideoRun {
         continue;
       }
       if (d.cut) this.#cuts.push(f.index);
-      const item: Item = { index: f.index, pts: f.pts, width: f.width, height: f.height, rgb: framePlanes(f, this.#c.pool.take(3 * f.width * f.height)), cut: d.cut, last: false };
+      const item: Item = { index: f.index, pts: f.pts, width: f.width, height: f.height, rgb: framePlanes(f, this.#c.pool.take(3 * f.width * f.height)), cut: d.cut, last: false, end: false, commit: false };
       this.#frames!.recycle(f.data);
-      item.last = (f.index + 1 - range.from) % cp.segmentFrames === 0 || (range.to !== undefined && f.index === range.to - 1);
+      item.end = range.to !== undefined && f.index === range.to - 1;
+      item.last = (f.index + 1 - range.from) % cp.segmentFrames === 0 || item.end;
       this.decode.add(performance.now() - t);
       if (held) yield held;
       held = item;
       t = performance.now();
     }
-    if (held) {
-      held.last = true;
+    if (held && !this.#stopping()) {
+      held.last = held.end = true;
       yield held;
     }
   }
 
   /**
    * Run prepared frames through the model, two in flight so the worker always has the next frame
-   * queued. At a segment's last frame the pipeline drains and the upscaler's position is taken
-   * (before the next frame changes it) for the checkpoint.
+   * queued. At a commit point (a segment's last frame, or the first after `commitMs`) the pipeline
+   * drains and the upscaler's position is taken (before the next frame changes it) for the
+   * checkpoint. A stop lets no further frame in: those in flight are finished, and the last of
+   * them becomes a commit point.
    */
   async *#inferred(src: AsyncIterable<Item>): AsyncGenerator<Item> {
     const { up } = this.#c;
     const pending: { item: Item; out: Promise<PackedFrame> }[] = [];
     let lastDone = performance.now();
+    let lastCommit = performance.now();
     for await (const item of src) {
+      if (this.#stopping()) break;
+      // Not while a commit is still being written: a slow disk must not make them pile up.
+      if (!item.last && this.#commitsPending === 0 && performance.now() - lastCommit >= this.#c.commitMs) item.commit = true;
+      this.inferredFrames++;
       const called = performance.now();
       // Packed by the graph itself where it can (no float frame on this thread).
       const into = this.#spare.pop();
@@ -251,15 +328,23 @@ export class VideoRun {
       });
       out.catch(() => undefined);
       pending.push({ item, out });
-      if (item.last) {
+      const point = item.last || item.commit;
+      if (point) {
         await out;
         item.snap = await up.snapshot();
+        lastCommit = performance.now();
       }
-      while (pending.length >= (item.last ? 1 : 2)) {
+      while (pending.length >= (point ? 1 : 2)) {
         const p = pending.shift()!;
         p.item.out = await p.out;
         yield p.item;
       }
+    }
+    const final = pending.at(-1)?.item;
+    if (final && this.#stopped && !final.last) {
+      await Promise.all(pending.map((p) => p.out));
+      final.commit = true;
+      final.snap = await up.snapshot();
     }
     for (const p of pending) {
       p.item.out = await p.out;

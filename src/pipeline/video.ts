@@ -18,11 +18,12 @@ import { containerFor, type VideoCodec } from '../video/containers.ts';
 import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { probeMedia } from '../video/probe.ts';
 import type { UpscaleJobOptions } from './job.ts';
-import { muxSegments } from './mux.ts';
+import { muxSegments, removeStalePartials } from './mux.ts';
 import { Progress, type ProgressSink } from './progress.ts';
 import { Checkpoint, type RunIdentity } from './resume.ts';
 import { PlanePool } from './stages.ts';
 import { favourThreads } from '../runtime/priority.ts';
+import { interruptHook } from './test-hook.ts';
 import { VideoRun } from './video-run.ts';
 
 /** Extensions treated as video (case-insensitive). */
@@ -34,6 +35,17 @@ export const isVideoPath = (file: string): boolean =>
 
 /** Frames per resumable segment when `--checkpoint` is not given. */
 export const DEFAULT_SEGMENT_FRAMES = 240;
+
+/** Seconds of work between checkpoints inside a segment when neither the option nor `PARAGON_CHECKPOINT_SECONDS` says. */
+export const DEFAULT_CHECKPOINT_SECONDS = 30;
+
+/** The checkpoint interval in seconds: the option, else `PARAGON_CHECKPOINT_SECONDS`, else 30. */
+export function checkpointSeconds(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.PARAGON_CHECKPOINT_SECONDS;
+  const v = option ?? (text !== undefined && text.trim() !== '' ? Number(text) : DEFAULT_CHECKPOINT_SECONDS);
+  if (!(Number.isFinite(v) && v >= 0)) throw usageError(`${option !== undefined ? 'checkpointSeconds' : 'PARAGON_CHECKPOINT_SECONDS'} ${option ?? text}: expected seconds ≥ 0`);
+  return v;
+}
 
 /** What `--report` writes for a video. */
 export interface VideoReport {
@@ -64,8 +76,16 @@ export interface VideoReport {
   range: { from: number; to: number };
   /** Frames already done by an interrupted run this one resumed (0 for a fresh run). */
   resumedFrames: number;
+  /** Source frames this run decoded (a resumed run replays the finished ones through the scene-cut detector). */
+  decodedFrames: number;
+  /** Frames this run sent through the model: with a resume, only those the checkpoint lacked. */
+  inferredFrames: number;
+  /** Frames of the interrupted segment encoded again from the checkpoint's lossless spool (inter codecs). */
+  reencodedFrames: number;
   segments: number;
   elapsed: number;
+  /** Farm runs (`--queue`): chunks, the coordinator's own work, and the frames run only to warm the state. */
+  farm?: { chunks: number; planSeconds: number; joinSeconds: number; prerollFrames: number; workers: number };
 }
 
 /** `A:B` range of source frames, B exclusive (either side may be omitted). */
@@ -89,6 +109,8 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
   const range = opts.frames ?? { from: 0, to: undefined };
   const segmentFrames = opts.checkpoint ?? DEFAULT_SEGMENT_FRAMES;
   if (!(Number.isInteger(segmentFrames) && segmentFrames > 0)) throw usageError(`--checkpoint ${segmentFrames}: expected a frame count ≥ 1`);
+  const commitMs = checkpointSeconds(opts.checkpointSeconds) * 1000;
+  const hook = interruptHook();
 
   let progress: Progress | undefined;
   const seen = new Set<string>();
@@ -137,7 +159,8 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     },
   };
   const cp = await Checkpoint.open(output, identity, { resume: opts.resume === true, segmentFrames, notice });
-  const run = new VideoRun(opts, { tools, info, up, cp, codec, range, ext, notice, pool });
+  await removeStalePartials(output);
+  const run = new VideoRun(opts, { tools, info, up, cp, codec, range, ext, notice, pool, commitMs, hook });
   const lines = opts.progressLines ?? (opts.progress ? undefined : opts.log);
   const sink: ProgressSink = {
     mode: opts.bar ? 'bar' : lines ? 'lines' : opts.progress ? 'json' : 'none',
@@ -149,6 +172,8 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
   const estimate = info.duration !== undefined && rate ? Math.round((info.duration * rate[0]) / rate[1]) : undefined;
   const expected = range.to !== undefined ? Math.min(range.to, info.video.nbFrames ?? estimate ?? range.to) : (info.video.nbFrames ?? estimate);
   progress = new Progress(sink, expected !== undefined ? expected - range.from : undefined, cp.framesDone);
+  const stopping = (): void => progress?.stopping();
+  signal?.addEventListener('abort', stopping, { once: true });
   try {
     await run.execute(progress);
   } catch (e) {
@@ -156,7 +181,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     await run.stop();
     // Work is kept when a rerun can finish it; an input that cannot be read never will.
     const worthless: number[] = [ExitCode.usage, ExitCode.model, ExitCode.media];
-    const keep = cp.segments.length > 0 && !(e instanceof ParagonError && worthless.includes(e.code));
+    const keep = cp.framesDone > 0 && !(e instanceof ParagonError && worthless.includes(e.code));
     if (keep) {
       if (!(e instanceof ParagonError && e.code === ExitCode.interrupted)) notice(`${cp.framesDone} finished frames kept in ${cp.dir}; rerun with --resume to continue`);
     } else await cp.remove();
@@ -174,13 +199,16 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
       ...(range.from > 0 || range.to !== undefined ? { excerpt: run.excerpt() } : {}),
       signal,
       notice,
+      ...(hook?.join ? { onSpawn: () => hook.fire() } : {}),
     },
   ).catch((e: unknown) => {
+    progress?.clear();
     if (e instanceof ParagonError && e.code === ExitCode.interrupted)
       throw new ParagonError('interrupted', `stopped while joining; every frame is saved in ${cp.dir}: rerun with --resume to finish`, { file: output });
     notice(`every frame is saved in ${cp.dir}; rerun with --resume to finish`);
     throw e;
   });
+  signal?.removeEventListener('abort', stopping);
   const muxSeconds = (performance.now() - tMux) / 1000;
   await cp.remove();
   progress.end();
@@ -206,6 +234,9 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     outputHeight: info.video.height * up.info.scale,
     range: { from: range.from, to: range.from + done },
     resumedFrames: run.resumedFrames,
+    decodedFrames: run.decodedFrames,
+    inferredFrames: run.inferredFrames,
+    reencodedFrames: run.reencodedFrames,
     segments: cp.segments.length,
     elapsed: round(elapsed, 3),
   };

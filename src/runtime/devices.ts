@@ -4,7 +4,9 @@
  * when the CUDA libraries are absent), so the session layer tries one candidate at a time.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { usageError } from '../errors.ts';
 
@@ -105,6 +107,29 @@ export function sessionOptions(device: Device, cpu: CpuOptions = {}): InferenceS
     case 'webgpu':
       return { ...base, executionProviders: [{ name: 'webgpu' }] };
   }
+}
+
+/**
+ * What to run to get onnxruntime-node's CUDA and TensorRT providers, when they are what is
+ * missing: its npm package leaves them out (they come from the NuGet package
+ * Microsoft.ML.OnnxRuntime.Gpu.Linux, linux/x64 only) and its install script, which would fetch
+ * them, does not run here (package.json `allowScripts`: it needs the network on every install).
+ * The command is that script, named by its absolute path so that it works from any folder.
+ * Undefined for other devices and platforms, or when the providers are there (then CUDA itself,
+ * cuDNN or TensorRT is what failed to load, and ORT's message says which).
+ */
+export function providerInstallHint(device: Device): string | undefined {
+  if ((device !== 'cuda' && device !== 'tensorrt') || process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  let root: string;
+  try {
+    // dist/index.js → the package folder.
+    root = path.dirname(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
+  } catch {
+    return undefined;
+  }
+  const lib = path.join(root, 'bin', 'napi-v6', 'linux', 'x64', `libonnxruntime_providers_${device}.so`);
+  if (existsSync(lib)) return undefined;
+  return `node ${path.join(root, 'script', 'install.js')} --onnxruntime-node-install=cuda12`;
 }
 
 /** True when an error from ORT reports an allocation failure (device or host memory). */

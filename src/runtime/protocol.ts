@@ -14,6 +14,16 @@ export interface WireTensor {
   readonly dims: readonly number[];
 }
 
+/** An index input (int64), such as the warp head's pads and slice bounds (graph/warp-head.ts). */
+export interface IndexTensor {
+  readonly type: 'int64';
+  readonly data: BigInt64Array;
+  readonly dims: readonly number[];
+}
+
+/** Any input a run is fed: float data, or indices. */
+export type FeedTensor = WireTensor | IndexTensor;
+
 /** An output the runtime hands back as it is: a float tensor, or packed frame samples. */
 export interface OutTensor {
   readonly type: WireType | 'uint8' | 'uint16';
@@ -31,7 +41,7 @@ export interface ValueInfo {
 /** Main thread → worker. */
 export type Request =
   | { type: 'load'; model: Uint8Array; devices: Device[]; cpu: CpuOptions }
-  | { type: 'run'; feeds: Record<string, WireTensor>; carry?: Carry; fetch?: string[]; into?: Record<string, ArrayBuffer> }
+  | { type: 'run'; feeds: Record<string, FeedTensor>; carry?: Carry; fetch?: string[]; into?: Record<string, ArrayBuffer> }
   | { type: 'take'; copy: boolean }
   | { type: 'close' };
 
@@ -64,7 +74,7 @@ export type Reply =
       broken?: boolean;
       failures?: { device: string; message: string }[];
       /** A run's input buffers, handed back for reuse (they were transferred in). */
-      inputs?: Record<string, WireTensor>;
+      inputs?: Record<string, FeedTensor>;
     }
   | {
       id: number;
@@ -76,7 +86,7 @@ export type Reply =
       /** Thread ids of the worker and the threads its session started (Linux; else empty). */
       threads: number[];
     }
-  | { id: number; ok: true; outputs: Record<string, OutTensor>; nonFinite?: boolean; inputs?: Record<string, WireTensor> }
+  | { id: number; ok: true; outputs: Record<string, OutTensor>; nonFinite?: boolean; inputs?: Record<string, FeedTensor> }
   | { id: number; ok: true; closed: true }
   /** Reply to `take`: the kept tensor (undefined when none). */
   | { id: number; ok: true; kept: WireTensor | undefined };

@@ -5,8 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ParagonError, modelError } from '../errors.ts';
-import { deviceCandidates, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
-import type { Carry, OutTensor, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
+import { deviceCandidates, providerInstallHint, type CpuOptions, type Device, type DeviceRequest } from './devices.ts';
+import type { Carry, FeedTensor, OutTensor, Reply, Request, ValueInfo, WireTensor } from './protocol.ts';
 import { fromSource, siblingModule } from './sibling.ts';
 
 /** Options of {@link ModelSession.create}. */
@@ -94,7 +94,9 @@ export class ModelSession implements AsyncDisposable {
     s.#threads = reply.threads;
     if (request !== 'auto' && reply.device !== request) {
       const why = reply.failures.find((f) => f.device === request)?.message ?? 'not available';
-      options.onNotice?.(`device ${request} unavailable (${why}); using ${reply.device}`);
+      const hint = providerInstallHint(request);
+      const get = hint ? `; onnxruntime-node's ${request === 'cuda' ? 'CUDA' : 'TensorRT'} provider is not installed, get it with: ${hint}` : '';
+      options.onNotice?.(`device ${request} unavailable (${why}${get}); using ${reply.device}`);
     }
     return s;
   }
@@ -121,7 +123,7 @@ export class ModelSession implements AsyncDisposable {
    * afterwards), so pass arrays you no longer need. Out-of-memory becomes a `resources` error
    * (callers retry with smaller tiles); anything else a `model` error.
    */
-  async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
+  async run(feeds: Record<string, FeedTensor>): Promise<Record<string, WireTensor>> {
     // The model's own outputs (float): not the packing head's (graph/pack-head.ts), if it has one.
     const own = this.#outputs.map((o) => o.name).filter((n) => !n.startsWith('paragon_'));
     const r = await this.runCarried(feeds, undefined, own.length < this.#outputs.length ? own : undefined);
@@ -141,13 +143,13 @@ export class ModelSession implements AsyncDisposable {
    * Other failures throw a `model` error.
    */
   async runCarried(
-    feeds: Record<string, WireTensor>,
+    feeds: Record<string, FeedTensor>,
     carry: Carry | undefined,
     fetch?: string[],
     into?: Record<string, ArrayBuffer>,
   ): Promise<
-    | { ok: true; outputs: Record<string, OutTensor>; nonFinite: boolean; inputs: Record<string, WireTensor> | undefined }
-    | { ok: false; broken: boolean; error: ParagonError; inputs: Record<string, WireTensor> | undefined }
+    | { ok: true; outputs: Record<string, OutTensor>; nonFinite: boolean; inputs: Record<string, FeedTensor> | undefined }
+    | { ok: false; broken: boolean; error: ParagonError; inputs: Record<string, FeedTensor> | undefined }
   > {
     const transfer = new Set<ArrayBuffer>();
     for (const t of Object.values(feeds)) transfer.add(t.data.buffer as ArrayBuffer);

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { sessionOptions, shortOrtMessage, isOutOfMemory } from './devices.ts';
 import { hasNonFinite } from './tensor.ts';
 import { currentThreadId, threadIds } from './priority.ts';
-import type { Carry, OutTensor, Request, Reply, WireTensor } from './protocol.ts';
+import type { Carry, FeedTensor, OutTensor, Request, Reply, WireTensor } from './protocol.ts';
 
 // Missing CUDA/TensorRT libraries make ORT log an error per attempt; the fallback notice is enough.
 ort.env.logLevel = process.env.PARAGON_DEBUG ? 'warning' : 'fatal';
@@ -58,14 +58,14 @@ let broken = false;
  */
 let spare: ort.Tensor | undefined;
 
-async function run(id: number, feeds: Record<string, WireTensor>, carry: Carry | undefined, fetch: string[] | undefined, into: Record<string, ArrayBuffer> = {}): Promise<void> {
+async function run(id: number, feeds: Record<string, FeedTensor>, carry: Carry | undefined, fetch: string[] | undefined, into: Record<string, ArrayBuffer> = {}): Promise<void> {
   // The feeds' buffers were transferred here; they go back with the reply, so the main thread can
   // fill them with the next frame instead of allocating (and page-faulting) fresh megabytes.
   const back = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
   const fail = (r: Reply): void => reply({ ...r, inputs: feeds } as Reply, back);
   if (!session) return fail({ id, ok: false, message: 'no model loaded', oom: false });
   const inputs: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data, t.dims);
+  for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.type, t.data as Float32Array, t.dims);
   // A carried state has the size of the state it follows (the frame size did not change).
   let target: ort.Tensor | undefined;
   if (carry && !(carry.input in inputs)) {

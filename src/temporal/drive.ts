@@ -6,10 +6,11 @@
  */
 import { ParagonError } from '../errors.ts';
 import type { ModelSession } from '../runtime/session.ts';
-import type { WireTensor } from '../runtime/protocol.ts';
+import type { FeedTensor, WireTensor } from '../runtime/protocol.ts';
 import { float32Of, wire } from '../runtime/tensor.ts';
 import { crop, type Rect } from './planes.ts';
 import type { Roles } from './roles.ts';
+import { NO_SHIFT, warpHeadFeeds } from './motion.ts';
 
 /** What a run needs to know of its engine. */
 export interface Drive {
@@ -25,6 +26,12 @@ export interface Drive {
   readonly bakedAlpha: number;
   /** A whole-frame run may hand the history itself to the worker (no fp32 rerun will need it). */
   readonly handOver: boolean;
+  /**
+   * The session has the warp head (graph/warp-head.ts): every video run feeds it, here the
+   * identity, the history being warped already (the frame engine warps the full-frame state
+   * before it is tiled).
+   */
+  readonly warp: boolean;
   /** Called once per model run (statistics). */
   readonly counted: () => void;
 }
@@ -59,11 +66,15 @@ export async function runTile(d: Drive, input: Float32Array, H: number, W: numbe
       // A per-pixel map is sliced like the frame; the graph's alpha broadcasts [1,1,h,w] or [1,1,1,1].
       const map = prev && alpha instanceof Float32Array ? own(crop(alpha, 1, H, W, run), alpha) : undefined;
       const a = prev ? (typeof alpha === 'number' ? alpha : d.weight) : 0;
-      res = await infer(d, {
-        [roles.input]: img,
-        [roles.prev!]: prev ? history() : zeros(),
-        [roles.alpha!]: map ? { data: map, dims: [1, 1, run.h, run.w] } : { data: Float32Array.of(a), dims: [1, 1, 1, 1] },
-      });
+      res = await infer(
+        d,
+        {
+          [roles.input]: img,
+          [roles.prev!]: prev ? history() : zeros(),
+          [roles.alpha!]: map ? { data: map, dims: [1, 1, run.h, run.w] } : { data: Float32Array.of(a), dims: [1, 1, 1, 1] },
+        },
+        d.warp && c !== undefined ? warpHeadFeeds(c, run.h, run.w, NO_SHIFT) : {},
+      );
       break;
     }
     case 'baked': {
@@ -91,9 +102,9 @@ export async function runTile(d: Drive, input: Float32Array, H: number, W: numbe
   return { out: float32Of(o), feat: f ? float32Of(f) : undefined, scale };
 }
 
-function infer(d: Drive, feeds: Feeds): Promise<Record<string, WireTensor>> {
-const wired: Record<string, WireTensor> = {};
-for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, d.roles.types[name]);
-d.counted();
-return d.session.run(wired);
+function infer(d: Drive, feeds: Feeds, extra: Record<string, FeedTensor> = {}): Promise<Record<string, WireTensor>> {
+  const wired: Record<string, FeedTensor> = { ...extra };
+  for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, d.roles.types[name]);
+  d.counted();
+  return d.session.run(wired);
 }

@@ -4,6 +4,7 @@
  */
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
 import { withPackedOutput } from '../graph/pack-head.ts';
+import { withWarpHead } from '../graph/warp-head.ts';
 import { resolveModel } from '../runtime/model.ts';
 import { ModelSession } from '../runtime/session.ts';
 import { TemporalUpscaler, type UpscalerOptions } from './upscaler.ts';
@@ -37,7 +38,11 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
   });
   const sessionOpts = { device: opts.device ?? 'auto', cpu: opts.cpu ?? {}, label: resolved.info.file, ...(opts.onNotice ? { onNotice: opts.onNotice } : {}) };
   const depths = opts.packedOutput === true ? ([8, 16] as const) : opts.packedOutput ? [opts.packedOutput] : undefined;
-  const bytes = (depths ? withPackedOutput(resolved.bytes, depths) : undefined) ?? resolved.bytes;
+  // 'auto' moves the history with the camera: the warp head (graph/warp-head.ts) does it inside
+  // the graph, where the state stays between frames. Models that cannot take it run without
+  // motion compensation.
+  const warped = opts.historyWeight === 'auto' ? (withWarpHead(resolved.bytes) ?? resolved.bytes) : resolved.bytes;
+  const bytes = (depths ? withPackedOutput(warped, depths) : undefined) ?? warped;
   const session = await ModelSession.create(bytes, sessionOpts);
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.

@@ -33,8 +33,9 @@ function wireType(file: string, v: ValueInfo): WireType {
 }
 
 /** Assign roles to a session's inputs and outputs. */
-export function rolesOf(file: string, inputs: readonly ValueInfo[], allOutputs: readonly ValueInfo[]): Roles {
-  // The packing head's outputs (graph/pack-head.ts) are extras, not the model's own.
+export function rolesOf(file: string, allInputs: readonly ValueInfo[], allOutputs: readonly ValueInfo[]): Roles {
+  // The heads' inputs and outputs (graph/pack-head.ts, graph/warp-head.ts) are extras, not the model's own.
+  const inputs = allInputs.filter((v) => !v.name.startsWith('paragon_'));
   const outputs = allOutputs.filter((v) => !v.name.startsWith('paragon_'));
   const prev = inputs.find((v) => PREV.test(v.name))?.name;
   const alpha = inputs.find((v) => v.name !== prev && ALPHA.test(v.name))?.name;

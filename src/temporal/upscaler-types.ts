@@ -16,8 +16,10 @@ export interface PlanarFrame {
 export interface UpscalerOptions {
   /**
    * History weight W in [0, 1) (default 0.2); 0 = every frame on its own, no state kept. `'auto'`:
-   * a per-pixel map from how much the low-resolution frame changed (src/temporal/history-weight.ts),
-   * computed for every frame that gets no explicit `alpha`.
+   * the state moved with the camera (src/temporal/motion.ts, by the graph's warp head when the
+   * session has it: openUpscaler adds it) and a per-pixel map from how much the low-resolution
+   * frame changed against it (src/temporal/history-weight.ts), for every frame that gets no
+   * explicit `alpha`.
    */
   readonly historyWeight?: number | 'auto';
   /** Tile size in input pixels (0 = whole frame, halved automatically on out-of-memory). */

@@ -16,13 +16,16 @@
  */
 import { ParagonError, isParagonError } from '../errors.ts';
 import type { ModelSession } from '../runtime/session.ts';
-import type { WireTensor } from '../runtime/protocol.ts';
+import type { FeedTensor } from '../runtime/protocol.ts';
 import { float32Of, hasNonFinite, wire } from '../runtime/tensor.ts';
+import type { WireTensor } from '../runtime/protocol.ts';
 import type { ModelInfo } from '../runtime/model-info.ts';
 import { blit, crop, cropRows, packedFromPlanar, reflectPad, roundUp, type Rect } from './planes.ts';
 import { rolesOf, type Roles } from './roles.ts';
 import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
 import { HistoryWeightEstimator } from './history-weight.ts';
+import { NO_SHIFT, isStill, warpHeadFeeds, warpShift, type Shift } from './motion.ts';
+import { hasWarpHead } from '../graph/warp-head.ts';
 import { own, runTile, type Drive, type Feeds } from './drive.ts';
 import type { FrameOptions, PackedFrame, PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';
 import { FINITE, PACKED_16, PACKED_8 } from '../graph/pack-head.ts';
@@ -41,6 +44,8 @@ export class TemporalUpscaler implements AsyncDisposable {
   readonly #overlap: number;
   /** Depths the session's packing head gives (graph/pack-head.ts); others are packed here. */
   readonly #packHead: ReadonlySet<8 | 16>;
+  /** The session warps the history it is fed (graph/warp-head.ts): 'auto' compensates motion. */
+  readonly #warpHead: boolean;
   #info: ModelInfo;
   #fp32: Promise<{ session: ModelSession; roles: Roles }> | undefined;
   #channels: number | undefined;
@@ -66,7 +71,10 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.roles = rolesOf(info.file, session.inputs, session.outputs);
     const mode = this.roles.mode;
     const auto = opts.historyWeight === 'auto';
-    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator() : undefined;
+    this.#warpHead = mode === 'video' && hasWarpHead(session.inputs);
+    // Motion is compensated where the state can be warped: the head in the graph (pipelined
+    // frames) and warpShift here (frames that go one at a time).
+    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator({ motion: this.#warpHead }) : undefined;
     // With 'auto', W is the map's ceiling: state is kept and each frame gets its map as alpha.
     const w = opts.historyWeight === 'auto' ? (this.#estimator?.options.maxWeight ?? 0.2) : (opts.historyWeight ?? 0.2);
     if (!(w >= 0 && w < 1)) throw new ParagonError('usage', `history weight ${w} must be in [0, 1)`);
@@ -237,8 +245,12 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#begun++;
     this.#last = { w, h };
     // 'auto': every frame, in order, feeds the estimator, so its reference follows the model's history.
-    if (this.#estimator && alpha === undefined) alpha = this.#estimator.next(frame, { cut });
-    return { H: roundUp(h, pm), W: roundUp(w, pm), fresh, alpha };
+    let shift: Shift = NO_SHIFT;
+    if (this.#estimator && alpha === undefined) {
+      alpha = this.#estimator.next(frame, { cut });
+      shift = this.#estimator.shift;
+    }
+    return { H: roundUp(h, pm), W: roundUp(w, pm), fresh, alpha, shift: fresh ? NO_SHIFT : shift };
   }
 
   /**
@@ -272,7 +284,8 @@ export class TemporalUpscaler implements AsyncDisposable {
         feeds[roles.prev!] = { data: prev.slice(), dims: [1, prev.length / (H * W), H, W] };
       } else prev = 'worker';
     }
-    const wired: Record<string, WireTensor> = {};
+    // The head moves the history with the camera (the identity when it did not move, or for no history).
+    const wired: Record<string, FeedTensor> = this.#warpHead ? warpHeadFeeds(this.#channelsOr(), H, W, f.shift) : {};
     for (const [name, t] of Object.entries(feeds)) wired[name] = wire(t.data, t.dims, roles.types[name]);
     this.stats.runs++;
     // Packed by the graph: fetch that and the finiteness flag (and the state to keep), no float image.
@@ -334,6 +347,13 @@ export class TemporalUpscaler implements AsyncDisposable {
     return t ? float32Of(t) : undefined;
   }
 
+  /** The feature channel count (known whenever the warp head is there: it needs it). */
+  #channelsOr(): number {
+    const c = this.#channels;
+    if (c === undefined) throw new ParagonError('model', 'cannot tell the feature channel count of the model', { file: this.info.file });
+    return c;
+  }
+
   /** Zero history for a fresh frame. */
   #zeros(H: number, W: number): { data: Float32Array; dims: number[] } {
     const c = this.#channels;
@@ -359,10 +379,13 @@ export class TemporalUpscaler implements AsyncDisposable {
    * One frame the one-at-a-time way: every tile through the session, the state kept here, out of
    * memory answered by halving the tile and trying again.
    */
-  async #whole(frame: PlanarFrame, f: { H: number; W: number; alpha: Float32Array | number | undefined }, history: Float32Array | undefined): Promise<PlanarFrame> {
+  async #whole(frame: PlanarFrame, f: { H: number; W: number; alpha: Float32Array | number | undefined; shift: Shift }, history: Float32Array | undefined): Promise<PlanarFrame> {
     const { width: w, height: h, rgb } = frame;
     const { H, W, alpha } = f;
     const input = reflectPad(rgb, 3, h, w, H, W);
+    // The full-frame state moved with the camera here, as the head would in the graph: tiles
+    // need history from beyond their own edges. The head then gets the identity (drive.ts).
+    if (history && history.length > 0 && !isStill(f.shift)) history = warpShift(history, history.length / (H * W), H, W, f.shift);
     for (;;) {
       try {
         const a = alpha instanceof Float32Array ? reflectPad(alpha, 1, h, w, H, W) : alpha;
@@ -425,6 +448,7 @@ export class TemporalUpscaler implements AsyncDisposable {
       weight: this.#weight,
       bakedAlpha: this.#bakedAlpha,
       handOver: !(this.#opts.fp32 && this.info.precision === 'fp16'),
+      warp: this.#warpHead && session === this.#session,
       counted: () => void this.stats.runs++,
     };
   }

@@ -53,6 +53,12 @@ export interface DecodeOptions extends ToolOptions {
   readonly maxFrames?: number;
   /** Sample layout (default 'packed'). */
   readonly layout?: FrameLayout;
+  /**
+   * Start at this presentation time (seconds): ffmpeg seeks to the keyframe before it and drops
+   * the frames before it, timestamps unchanged. Frame indices then count from the first frame
+   * delivered (so match frames by `pts`).
+   */
+  readonly start?: number;
 }
 
 /**
@@ -197,7 +203,9 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
     const pts = new PtsQueue(video.timeBase);
     const args = [
       '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'level+info',
-      '-noautorotate', '-copyts', '-i', fileArg(this.file),
+      '-noautorotate', '-copyts',
+      ...(this.#opts.start !== undefined && this.#opts.start > 0 ? ['-ss', this.#opts.start.toFixed(6)] : []),
+      '-i', fileArg(this.file),
       '-map', `0:${video.index}`, '-an', '-sn', '-dn',
       '-vf', chain, caps.fpsModeFlag, 'passthrough',
       ...(this.#opts.maxFrames !== undefined ? ['-frames:v', String(this.#opts.maxFrames)] : []),
@@ -265,13 +273,14 @@ export class FrameStream implements AsyncIterable<Frame>, AsyncDisposable {
     // A truncated or damaged file decodes "successfully" to fewer frames; say so instead of
     // silently producing a shorter video.
     const expected = video.nbFrames;
-    if (errors > 0 && expected !== undefined && this.#opts.maxFrames === undefined && index < expected)
+    const whole = this.#opts.maxFrames === undefined && this.#opts.start === undefined;
+    if (errors > 0 && expected !== undefined && whole && index < expected)
       throw mediaError(this.file, `damaged or truncated: decoded ${index} of ${expected} frames (${stderrCause(proc.tail(), this.file)})`);
     // Containers that keep no frame count (Matroska, WebM) still state a duration in their
     // header: frames that stop well before it, with errors on the way, are the same damage.
     const end = last + step;
     const duration = info.duration;
-    if (errors > 0 && expected === undefined && duration !== undefined && this.#opts.maxFrames === undefined && end < video.startTime + duration - 2 * step)
+    if (errors > 0 && expected === undefined && duration !== undefined && whole && end < video.startTime + duration - 2 * step)
       throw mediaError(this.file, `damaged or truncated: decoded ${index} frames, up to ${end.toFixed(3)} s of ${duration.toFixed(3)} s (${stderrCause(proc.tail(), this.file)})`);
   }
 }

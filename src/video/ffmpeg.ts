@@ -6,6 +6,15 @@
  * Lookup order: `--ffmpeg PATH` → `PARAGON_FFMPEG` → `ffmpeg`/`ffprobe` on PATH → the binaries
  * shipped by `@ffmpeg-installer/ffmpeg` and `@ffprobe-installer/ffprobe`. ffprobe is looked for
  * beside an explicit ffmpeg first, then along the same chain.
+ *
+ * Signals. The children run in process groups of their own (`detached`), so a Ctrl+C at the
+ * terminal (sent to the whole foreground group) or a closed terminal reaches paragon alone: an
+ * interrupted video run still finishes the frames it has and closes its files through these very
+ * processes, and ffmpeg prints nothing of its own. Paragon stops them itself: killed when their
+ * AbortSignal fires, and every one still running when the process exits (a second Ctrl+C). A
+ * paragon killed outright (SIGKILL) leaves none running for long: a decoder dies on its closed
+ * stdout pipe, an encoder ends on its stdin's end of file, and ffprobe and the final join end on
+ * their own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
@@ -239,12 +248,35 @@ export interface ToolProcess extends AsyncDisposable {
 
 const RING = 40;
 
+/** Children still running, killed (with their process groups) if this process exits first. */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
+function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('close', () => live.delete(child));
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const c of live) {
+      try {
+        if (c.pid !== undefined && process.platform !== 'win32') process.kill(-c.pid, 'SIGKILL');
+        else c.kill('SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+}
+
 /**
  * Spawn `bin args` without a shell. stderr is always drained; a non-zero exit becomes
  * `ParagonError('ffmpeg')` (exit 5), or `'media'` (exit 4) when the cause is the input file.
  */
 export function spawnTool(bin: string, args: readonly string[], opts: SpawnOptions): ToolProcess {
-  const child = spawn(bin, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], windowsHide: true });
+  // A group of its own: the terminal's signals are paragon's to handle (see the module comment).
+  const child = spawn(bin, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], windowsHide: true, detached: process.platform !== 'win32' });
+  killOnExit(child);
   const ring: string[] = [];
   let partial = '';
   let killed = false;

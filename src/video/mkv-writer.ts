@@ -29,6 +29,7 @@ const ID = {
   trackNumber: 0xd7,
   trackUid: 0x73c5,
   trackType: 0x83,
+  defaultDuration: 0x23e383,
   flagLacing: 0x9c,
   language: 0x22b59c,
   codecId: 0x86,
@@ -85,9 +86,12 @@ const FOURCC: Record<RawRgbFormat, number[]> = {
 
 /**
  * The stream header: EBML header, a Segment of unknown size (it is a live stream), Info with a
- * 1 ns timestamp scale, and one video track.
+ * 1 ns timestamp scale, and one video track. `frameNs`, the nominal frame duration, becomes every
+ * frame's duration in ffmpeg; only the last frame's matters (the others end where the next one
+ * starts), and without it an MP4/MOV muxer ends the track at the last frame's start, which drops
+ * that frame from a 2-frame file.
  */
-export function mkvHeader(width: number, height: number, format: RawRgbFormat): Uint8Array {
+export function mkvHeader(width: number, height: number, format: RawRgbFormat, frameNs?: bigint): Uint8Array {
   const ebml = el(ID.ebml, [
     ...uint(ID.ebmlVersion, 1),
     ...uint(ID.ebmlReadVersion, 1),
@@ -103,6 +107,7 @@ export function mkvHeader(width: number, height: number, format: RawRgbFormat): 
     ...uint(ID.trackUid, 1),
     ...uint(ID.trackType, 1),
     ...uint(ID.flagLacing, 0),
+    ...(frameNs !== undefined && frameNs > 0n ? uint(ID.defaultDuration, frameNs) : []),
     // Without it Matroska means "eng", which ffmpeg would copy into the output.
     ...str(ID.language, 'und'),
     ...str(ID.codecId, 'V_UNCOMPRESSED'),

@@ -2,8 +2,9 @@
  * The browser player's sound and its `auto` history weight, in Debian's Chromium (see harness.ts):
  * - `temporal=auto` (the default): the frames the page draws on WASM and on WebGPU (SwiftShader)
  *   equal the Node engine's with `historyWeight: 'auto'` on the same decoded RGB (PSNR ≥ 45 dB),
- *   and are clearly closer to it than to frames without history, on a noisy clip (on clean input
- *   the estimator keeps no history at all, which would prove nothing).
+ *   and are clearly closer to it than to frames without history, on a noisy panning clip (on clean
+ *   input the estimator keeps no history at all, which would prove nothing; the pan makes the
+ *   history move with the camera, through the same warp head as Node's).
  * - Sound: a clip with AAC audio plays its sound through Web Audio, which is the master clock:
  *   buffers are scheduled, the clock advances while playing and stops while paused, resumes where
  *   it stopped, restarts at a seek, and every frame is drawn on time against it. A clip without
@@ -91,12 +92,13 @@ const clickPlay = (page: Page): Promise<number> =>
 
 describe('browser player: sound and auto temporal weight', { skip }, () => {
   before(async () => {
-    // A noisy moving pattern (the estimator keeps history where noise explains the change) with
-    // a 440 Hz tone, 4 s; and a clean clip without audio.
+    // A smooth pattern under noise, panning by 2/3 of a pixel a frame each way for its first 10
+    // frames (the estimator keeps history where noise explains the change, moved with the camera),
+    // with a 440 Hz tone, 4 s; and a clean clip without audio.
     noisy = tmp('player-noisy.mp4');
     silent = tmp('player-silent.mp4');
     await ffmpeg([
-      '-f', 'lavfi', '-i', `testsrc2=s=${W}x${H}:r=${FPS}:d=4,noise=alls=12:allf=t,format=yuv420p`,
+      '-f', 'lavfi', '-i', `nullsrc=s=${4.5 * W}x${4.5 * H}:r=${FPS}:d=4,format=yuv444p,geq=lum='128+40*sin(X/17)*sin(Y/13)+20*sin((X+2*Y)/23)':cb='128+30*sin(Y/29)':cr=128,crop=${3 * W}:${3 * H}:x='min(n\\,10)*2':y='min(n\\,10)*2',scale=${W}:${H}:flags=bicubic,noise=alls=12:allf=t,format=yuv420p`,
       '-f', 'lavfi', '-i', 'sine=f=440:d=4',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-crf', '12', '-c:a', 'aac', '-shortest', noisy,
     ]);
@@ -125,7 +127,9 @@ describe('browser player: sound and auto temporal weight', { skip }, () => {
     // clearly closer to Node's auto than to Node's fixed weight at the map's ceiling.
     const mean = meanWeight(frames);
     t.diagnostic(`mean auto weights: ${frames.map((f) => f.weight.toFixed(3)).join(' ')}`);
+    t.diagnostic(`history moved by: ${frames.map((f) => `${f.shift.dx.toFixed(2)},${f.shift.dy.toFixed(2)}`).join(' ')}`);
     assert.ok(mean > 0.1, `mean auto weight ${mean.toFixed(3)}`);
+    assert.ok(frames.filter((f) => Math.abs(f.shift.dx - 2 / 3) < 0.15 && Math.abs(f.shift.dy - 2 / 3) < 0.15).length >= 5, 'the history followed the pan');
     await assertParity(t, 'WASM auto', frames, 'auto');
     const auto = await nodeParity(frames, 'auto');
     const fixed = await nodeParity(frames, 0.9);

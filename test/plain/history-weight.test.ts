@@ -102,7 +102,8 @@ test('map on a real frame: W where still, 0 where content moved; clean input kee
   const est = new HistoryWeightEstimator();
   const W = Math.fround(est.options.maxWeight); // maps are float32
   assert.equal(est.next(noisy(base, 4, 0)), 0, 'first frame: no history');
-  const m2 = est.next(noisy(base, 4, 1));
+  assert.equal(est.next(noisy(base, 4, 1)), 0, 'second frame: the noise is read from two differences, so not yet');
+  const m2 = est.next(noisy(base, 4, 4));
   assert.ok(m2 !== 0);
   assert.ok(Math.abs(est.noise - 4 * 0.668) < 0.5, `luma noise ${est.noise} ≈ 4 × 0.668`);
   const still = m2.filter((v) => v === W).length / m2.length;
@@ -119,6 +120,7 @@ test('map on a real frame: W where still, 0 where content moved; clean input kee
   assert.equal(est.next(cropImage(gt, 0, 0, 64, 64)), 0, 'a size change restarts');
   // The same still scene without noise: nothing to average, so no history at all.
   const clean = new HistoryWeightEstimator();
+  clean.next(base);
   clean.next(base);
   assert.equal(clean.next(base), 0, 'clean input: weight 0 everywhere, given as the scalar 0');
   assert.ok(clean.noise < 0.8);
@@ -165,26 +167,31 @@ test('short static noisy clip: auto is steadier than weight 0 and the blind blen
   assert.ok(auto.psnr > none.psnr, 'and closer to the truth');
 });
 
-test('snapshot/restore: a restored estimator gives the same maps as one that never stopped', () => {
-  const [w, h] = [40, 32];
+test('snapshot/restore: a restored estimator gives the same maps and motion as one that never stopped', () => {
+  const [w, h] = [96, 64];
   const frame = (k: number): RgbImage => {
     const z = gaussianNoise(3 * w * h, 5 / 255, 5, k);
-    // A bright square that moves 2 pixels a frame over a noisy grey field.
+    // A smooth pattern the camera pans over by (0.6, 0.3) pixels a frame, and a bright square
+    // that moves on its own by 2 pixels a frame, under noise.
     return { width: w, height: h, rgb: Float32Array.from(z, (v, i) => {
       const p = i % (w * h);
       const [x, y] = [p % w, Math.floor(p / w)];
-      return 0.4 + v + (x >= 4 + 2 * k && x < 14 + 2 * k && y >= 8 && y < 20 ? 0.3 : 0);
+      const bg = 0.45 + 0.2 * Math.sin((x + 0.6 * k) / 4) * Math.cos((y + 0.3 * k) / 3.5);
+      return bg + v + (x >= 20 + 2 * k && x < 34 + 2 * k && y >= 20 && y < 36 ? 0.3 : 0);
     }) };
   };
   const a = new HistoryWeightEstimator();
-  for (let k = 0; k < 3; k++) a.next(frame(k));
+  for (let k = 0; k < 4; k++) a.next(frame(k));
   const b = new HistoryWeightEstimator();
   b.restore(a.snapshot());
-  for (let k = 3; k < 6; k++) {
+  for (let k = 4; k < 7; k++) {
     const ma = a.next(frame(k));
     const mb = b.next(frame(k));
     assert.ok(ma !== 0 && mb !== 0);
     assert.deepEqual(mb, ma);
-    assert.ok(ma.some((v) => v === 0) && ma.some((v) => v > 0.5), 'the moving square and the still field differ');
+    assert.deepEqual(b.shift, a.shift);
+    // The square pulls the one translation a little its way.
+    assert.ok(Math.abs(a.shift.dx - 0.6) < 0.1 && Math.abs(a.shift.dy - 0.3) < 0.1, `the pan: ${a.shift.dx}, ${a.shift.dy}`);
+    assert.ok(ma.some((v) => v === 0) && ma.some((v) => v > 0.5), 'the moving square and the panning field differ');
   }
 });

@@ -9,9 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { ParagonError } from '../../src/errors.ts';
 import { convertCheckpoint } from '../../src/graph/index.ts';
-import { deviceCandidates, parseDevice } from '../../src/runtime/devices.ts';
+import { deviceCandidates, parseDevice, providerInstallHint } from '../../src/runtime/devices.ts';
 import { DEFAULT_MODEL, MODELS_DIR, resolveModel } from '../../src/runtime/model.ts';
 import { ModelSession } from '../../src/runtime/session.ts';
 import { fromFloat16, hasNonFinite, toFloat16 } from '../../src/runtime/tensor.ts';
@@ -92,6 +93,16 @@ test('--device cuda falls back to cpu with a one-line notice', { skip: noDefault
   assert.equal(notices.length, 1);
   assert.match(notices[0]!, /^device cuda unavailable \(.+\); using cpu$/);
   assert.ok(!notices[0]!.includes('\n'));
+  // Without onnxruntime-node's CUDA provider (its npm package leaves it out), the notice names the
+  // one command that fetches it, a script that exists.
+  const hint = providerInstallHint('cuda');
+  if (hint) {
+    assert.ok(notices[0]!.includes(`onnxruntime-node's CUDA provider is not installed, get it with: ${hint})`), notices[0]);
+    const [node, script, flag] = hint.split(' ');
+    assert.deepEqual([node, existsSync(script!), flag], ['node', true, '--onnxruntime-node-install=cuda12']);
+  } else if (process.platform === 'linux' && process.arch === 'x64') {
+    assert.ok(existsSync(path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so')), 'no hint only when the provider is there');
+  }
   const out = await s.run(feed(testFrame(8, 8), 8, 8));
   assert.deepEqual(out.output!.dims, [1, 3, 16, 16]);
 });
@@ -146,6 +157,7 @@ test('favourThreads: every thread but the model\'s goes to SCHED_IDLE (niceness 
   const script = `
     import os from 'node:os';
     import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
     import { resolveModel } from './src/runtime/model.ts';
     import { ModelSession } from './src/runtime/session.ts';
     import { favourThreads, schedulingPolicy, threadIds } from './src/runtime/priority.ts';

@@ -108,6 +108,7 @@ function onFrame(f: ShownFrame): void {
       outHeight: f.image.height,
       output: b64(f.image.data),
       weight: f.weight,
+      shift: { ...f.shift },
     });
   }
   el.time.textContent = `${fmt(f.timestamp)} / ${fmt(state.duration)}`;

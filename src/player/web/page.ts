@@ -29,6 +29,8 @@ export interface Captured {
   output: string;
   /** Mean history weight fed: the scalar, or the mean of the `auto` map (0 on a reset). */
   weight: number;
+  /** The camera motion the history was moved by (`auto`). */
+  shift: { dx: number; dy: number };
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

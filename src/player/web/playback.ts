@@ -30,6 +30,8 @@ export interface ShownFrame {
   readonly decision: HistoryDecision;
   /** Mean history weight fed (the scalar, or the mean of the 'auto' map; 0 on a reset). */
   readonly weight: number;
+  /** The camera motion the history was moved by (`auto`; 0, 0 otherwise). */
+  readonly shift: { readonly dx: number; readonly dy: number };
   /**
    * The master clock's media time when the frame was drawn, s, while playing (undefined for a
    * frame shown by a seek or the first frame of a play, which the clock starts from).
@@ -339,7 +341,7 @@ export class Player {
       const workMs = performance.now() - since;
       if (capture) this.#captured++;
       this.#last = { timestamp, duration };
-      out.onFrame({ timestamp, cut: d.cut, score: d.score, decision: up.decision, weight: up.weight, clock, judged, workMs, latencyMs, pixels, image });
+      out.onFrame({ timestamp, cut: d.cut, score: d.score, decision: up.decision, weight: up.weight, shift: up.shift, clock, judged, workMs, latencyMs, pixels, image });
     } finally {
       up.dispose();
     }

@@ -7,7 +7,9 @@
  * the Node engine follows (src/temporal/state-rules.ts); input/output roles come from the same
  * roles.ts, so our graphs and Python exports are driven alike. With `historyWeight: 'auto'` (the
  * default, as in Node) every frame also goes through the same HistoryWeightEstimator as Node's
- * TemporalUpscaler, and its per-pixel map is fed as `alpha` (padded like the frame).
+ * TemporalUpscaler, and its per-pixel map is fed as `alpha` (padded like the frame); the session
+ * carries the same warp head (graph/warp-head.ts), so the history follows the camera on the GPU as
+ * it does in Node's worker (the identity for fixed weights).
  *
  * Unlike the Node engine this one does not tile (a browser plays frames that fit the device) and
  * has no fp32 twin for fp16 overflow (checkpoints are built fp32 here).
@@ -19,6 +21,8 @@ import { fromFloat16, toFloat16 } from '../../runtime/tensor.ts';
 import { crop, reflectPad, roundUp } from '../../temporal/planes.ts';
 import { rolesOf, type Roles } from '../../temporal/roles.ts';
 import { HistoryWeightEstimator } from '../../temporal/history-weight.ts';
+import { NO_SHIFT, warpHeadFeeds, type Shift } from '../../temporal/motion.ts';
+import { hasWarpHead, withWarpHead } from '../../graph/warp-head.ts';
 import { HistoryRules, type FrameEvent, type HistoryDecision } from '../../temporal/state-rules.ts';
 import { autoBackends, BufferUsage, type GpuBuffer, type GpuDevice } from './webgpu.ts';
 
@@ -72,6 +76,8 @@ export interface UpscaledFrame {
   readonly decision: HistoryDecision;
   /** Mean history weight fed for this frame: the scalar, or the mean of the 'auto' map (0 on a reset). */
   readonly weight: number;
+  /** The camera motion the history was moved by before the blend (`auto`; still otherwise). */
+  readonly shift: Shift;
   dispose(): void;
 }
 
@@ -108,6 +114,8 @@ export class WebUpscaler {
   readonly #device: GpuDevice | undefined;
   readonly #notice: (l: string) => void;
   readonly #mode: 'video' | 'baked' | 'state-less';
+  /** The session warps the history it is fed (graph/warp-head.ts). */
+  readonly #warpHead: boolean;
   #info: ModelInfo;
   #channels: number | undefined;
   #state: ort.Tensor | undefined;
@@ -129,6 +137,7 @@ export class WebUpscaler {
     this.roles = rolesOf(info.file, inputs, meta(session.outputMetadata));
     const m = this.roles.mode;
     this.#mode = m === 'video' ? 'video' : m === 'baked' ? 'baked' : 'state-less';
+    this.#warpHead = m === 'video' && hasWarpHead(inputs);
     const w = this.#weightOf(opts.historyWeight ?? 'auto');
     if (w > 0 && m === 'tap') this.#notice(`${info.file}: the model exports features but takes no history input; temporal smoothing off`);
     else if (w > 0 && m === 'standard') this.#notice(`${info.file}: standard (single-image) model; temporal smoothing off`);
@@ -143,7 +152,8 @@ export class WebUpscaler {
     const notice = opts.onNotice ?? (() => undefined);
     let s: Awaited<ReturnType<typeof createSession>>;
     try {
-      s = await createSession(onnx, opts.backend ?? 'auto', notice);
+      // Video graphs of ours get the warp head whatever the weight: 'auto' may be chosen later.
+      s = await createSession(withWarpHead(onnx) ?? onnx, opts.backend ?? 'auto', notice);
     } catch (e) {
       throw modelError(info.file, `cannot load the model: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, e);
     }
@@ -197,7 +207,7 @@ export class WebUpscaler {
       this.#estimator = undefined;
       return w === 'auto' ? 0.2 : w;
     }
-    this.#estimator ??= new HistoryWeightEstimator();
+    this.#estimator ??= new HistoryWeightEstimator({ motion: this.#warpHead });
     // The map's ceiling: state is kept whenever the rules allow, and the map says how much counts.
     return this.#estimator.options.maxWeight;
   }
@@ -256,8 +266,9 @@ export class WebUpscaler {
     // frame, cut, seek, size), as Node's TemporalUpscaler calls it with the frame's cut.
     const map = this.#estimator?.next(frame, { cut: d.reset !== undefined });
     const alpha: Float32Array | number = d.alpha > 0 && map instanceof Float32Array ? map : map === undefined ? d.alpha : 0;
+    const shift = d.alpha > 0 && map instanceof Float32Array ? this.#estimator!.shift : NO_SHIFT;
     const t0 = performance.now();
-    const res = await this.#infer(reflectPad(rgb, 3, h, w, H, W), H, W, d.alpha > 0 ? this.#state : undefined, alpha, h, w);
+    const res = await this.#infer(reflectPad(rgb, 3, h, w, H, W), H, W, d.alpha > 0 ? this.#state : undefined, alpha, h, w, shift);
     this.stats.lastMs = performance.now() - t0;
     const out = res[this.roles.output];
     const feat = this.roles.feature ? res[this.roles.feature] : undefined;
@@ -275,14 +286,14 @@ export class WebUpscaler {
       throw modelError(this.#info.file, `output ${this.roles.output} has shape [${out.dims}] for a ${W}x${H} input`);
     }
     const weight = typeof alpha === 'number' ? alpha : mean(alpha);
-    return { tensor: out, width: w * scale, height: h * scale, stride: W * scale, rows: H * scale, decision: d, weight, dispose: () => out.dispose() };
+    return { tensor: out, width: w * scale, height: h * scale, stride: W * scale, rows: H * scale, decision: d, weight, shift, dispose: () => out.dispose() };
   }
 
   /**
    * One session run; `prev` undefined means no history (zeros, weight 0). A per-pixel `alpha` map
    * (h × w) is reflect-padded like the frame and fed as [1, 1, H, W] (the graph broadcasts it).
    */
-  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: Float32Array | number, h = H, w = W): Promise<ort.InferenceSession.OnnxValueMapType> {
+  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: Float32Array | number, h = H, w = W, shift: Shift = NO_SHIFT): Promise<ort.InferenceSession.OnnxValueMapType> {
     const r = this.roles;
     const tensor = (name: string, data: Float32Array, dims: number[]) =>
       r.types[name] === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
@@ -290,6 +301,9 @@ export class WebUpscaler {
     if (r.prev) feeds[r.prev] = prev ?? this.#zerosFor(H, W);
     if (r.alpha)
       feeds[r.alpha] = typeof alpha === 'number' ? tensor(r.alpha, Float32Array.of(alpha), ALPHA_DIMS) : tensor(r.alpha, reflectPad(alpha, 1, h, w, H, W), [1, 1, H, W]);
+    // The head moves the history with the camera (the identity without history or motion).
+    if (this.#warpHead && this.#channels !== undefined)
+      for (const [name, t] of Object.entries(warpHeadFeeds(this.#channels, H, W, shift))) feeds[name] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
     try {
       return await this.#session.run(feeds);
     } catch (e) {

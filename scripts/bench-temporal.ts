@@ -1,0 +1,131 @@
+/**
+ * What `--temporal auto` costs: the model alone against the frame engine with the history-weight
+ * estimator, the motion estimator and the warp head, back to back in one process (rounds
+ * alternate, so a machine whose speed drifts hurts both alike), on a noisy camera pan where the
+ * history is moved every frame.
+ *
+ *   npx tsx scripts/bench-temporal.ts [--size 640x360] [--frames 48] [--rounds 5] [--model M]
+ *                                     [--threads N]
+ *
+ * Per round, frames already in memory (a generated pan: src/eval/motion-clips.ts over Vid4 walk
+ * from ../shared, or a dead-leaves picture without it, plus noise σ 4):
+ * - model: the video graph alone in its worker, frames fed back to back, the feature state kept
+ *   in the worker, a fixed weight (scripts/back-to-back.ts): the number the issue holds auto to;
+ * - head: the same with the warp head and a per-pixel weight map, the shifts auto measured (the
+ *   graph's share of the cost);
+ * - engine 0.2: the frame engine with a fixed weight (padding, checks, copies; no estimator, no head);
+ * - engine auto: the frame engine as `paragon upscale` runs it (estimator, motion, warp head),
+ *   two frames in flight as in the video pipeline;
+ * - estimator: HistoryWeightEstimator.next alone on this thread (motion, noise, map).
+ * Prints each round and the medians; "auto vs model" is the number docs/temporal.md reports.
+ */
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { backToBack } from './back-to-back.ts';
+import { readImage, type RgbImage } from '../src/image/io.ts';
+import { gaussianNoise } from '../src/eval/degrade.ts';
+import { deadLeaves, renderClip } from '../src/eval/motion-clips.ts';
+import { resolveModel } from '../src/runtime/model.ts';
+import { ModelSession } from '../src/runtime/session.ts';
+import { wire } from '../src/runtime/tensor.ts';
+import type { FeedTensor } from '../src/runtime/protocol.ts';
+import { withWarpHead } from '../src/graph/warp-head.ts';
+import { rolesOf } from '../src/temporal/roles.ts';
+import { openUpscaler } from '../src/temporal/open.ts';
+import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
+import { warpHeadFeeds, type Shift } from '../src/temporal/motion.ts';
+import type { PlanarFrame } from '../src/temporal/upscaler.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    size: { type: 'string', default: '640x360' },
+    frames: { type: 'string', default: '48' },
+    rounds: { type: 'string', default: '5' },
+    model: { type: 'string' },
+    threads: { type: 'string' },
+  },
+});
+const [W, H] = a.size!.split('x').map(Number) as [number, number];
+const count = Number(a.frames);
+const SHARED = process.env.PARAGON_SHARED ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared');
+const OFFICIAL = path.join(SHARED, 'models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
+const model = a.model ?? (existsSync(OFFICIAL) ? OFFICIAL : undefined);
+const cpu = a.threads ? { intraOpThreads: Number(a.threads) } : {};
+const print = (s: string) => process.stdout.write(`${s}\n`);
+
+// A pan at the frame size: 12 rendered frames, played forward and back, under fresh noise each frame.
+const walk = path.join(SHARED, 'vid4', 'walk', '001.png');
+const picture: RgbImage = existsSync(walk) ? await readImage(walk) : deadLeaves(1200, 800, 5, 3, 200);
+const density = Math.min((picture.width - 40) / W, (picture.height - 40) / H, 1);
+const base = renderClip(picture, { motion: 'pan', frames: 12, width: W, height: H, density, speed: [1.3, 0.55] });
+const frames: PlanarFrame[] = Array.from({ length: count }, (_, i) => {
+  const k = i % 22 < 12 ? i % 22 : 22 - (i % 22);
+  const z = gaussianNoise(3 * W * H, 4 / 255, 1, i);
+  return { width: W, height: H, rgb: Float32Array.from(base[k]!.rgb, (v, j) => v + z[j]!) };
+});
+// What auto decides on these frames (maps and shifts), for the graph-only measurement.
+const est = new HistoryWeightEstimator();
+const decided = frames.map((f) => {
+  const t = performance.now();
+  const map = est.next(f);
+  return { map, shift: est.shift, ms: performance.now() - t };
+});
+print(`${W}x${H}, ${count} frames, model ${model ?? 'bundled default'}, noise read ${est.noise.toFixed(2)}, history moved on ${decided.filter((d) => d.shift.dx !== 0 || d.shift.dy !== 0).length} frames`);
+
+const resolved = await resolveModel(model, { mode: 'video' });
+
+/** The session alone, back to back (with the warp head and the decided maps and shifts when `head`). */
+async function graph(head: boolean): Promise<number> {
+  const bytes = head ? withWarpHead(resolved.bytes)! : resolved.bytes;
+  await using s = await ModelSession.create(bytes, { device: 'cpu', cpu });
+  const roles = rolesOf(resolved.info.file, s.inputs, s.outputs);
+  const C = resolved.info.channels!;
+  const feeds = (i: number): Record<string, FeedTensor> => {
+    const f = frames[i]!;
+    const d = decided[i]!;
+    const fd: Record<string, FeedTensor> = { [roles.input]: wire(f.rgb.slice(), [1, 3, H, W]) };
+    fd[roles.alpha!] = head && d.map !== 0 ? wire(d.map.slice(), [1, 1, H, W]) : wire(Float32Array.of(i === 0 ? 0 : 0.2), [1, 1, 1, 1]);
+    if (i === 0) fd[roles.prev!] = wire(new Float32Array(C * W * H), [1, C, H, W]);
+    if (head) Object.assign(fd, warpHeadFeeds(C, H, W, d.map !== 0 ? d.shift : ({ dx: 0, dy: 0 } as Shift)));
+    return fd;
+  };
+  const carry = { input: roles.prev!, output: roles.feature! };
+  await s.runCarried(feeds(0), carry); // warm-up (first-run allocations), not timed
+  return (await backToBack(s, frames.map((_, i) => feeds(i)), carry)).ms;
+}
+
+/** The frame engine, two frames in flight (as the video pipeline keeps it busy). */
+async function engine(weight: number | 'auto'): Promise<number> {
+  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu });
+  await up.process(frames[0]!); // warm-up, not timed
+  up.reset();
+  const t = performance.now();
+  const inFlight: Promise<unknown>[] = [];
+  for (const f of frames) {
+    inFlight.push(up.process(f));
+    if (inFlight.length >= 2) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  return (performance.now() - t) / frames.length;
+}
+
+const median = (v: number[]): number => [...v].sort((x, y) => x - y)[v.length >> 1]!;
+const rows: Record<string, number[]> = { model: [], head: [], 'engine 0.2': [], 'engine auto': [], estimator: [] };
+for (let r = 0; r < Number(a.rounds); r++) {
+  rows.model!.push(await graph(false));
+  rows['engine auto']!.push(await engine('auto'));
+  rows.head!.push(await graph(true));
+  rows['engine 0.2']!.push(await engine(0.2));
+  const e = new HistoryWeightEstimator();
+  const t = performance.now();
+  for (const f of frames) e.next(f);
+  rows.estimator!.push((performance.now() - t) / frames.length);
+  print(`round ${r + 1}: ${Object.entries(rows).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(1)}`).join(', ')} ms/frame`);
+}
+const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)])) as Record<string, number>;
+print(`medians: ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} ms/frame`);
+const pct = (x: number, y: number) => `${x > y ? '+' : ''}${((100 * (x - y)) / y).toFixed(1)} %`;
+const paired = (k: string, ref: string) => median(rows[k]!.map((v, i) => v / rows[ref]![i]! - 1));
+print(`auto vs model: ${pct(m['engine auto']!, m.model!)} (paired median ${(100 * paired('engine auto', 'model')).toFixed(1)} %); auto vs engine 0.2: ${pct(m['engine auto']!, m['engine 0.2']!)}; head vs model: ${pct(m.head!, m.model!)}; estimator ${m.estimator!.toFixed(1)} ms a frame on its own thread`);

@@ -1,0 +1,81 @@
+/**
+ * `paragon worker --queue redis://… --storage DIR`: run chunks of farm jobs (`paragon upscale …
+ * --queue`) until stopped. The first SIGINT/SIGTERM/SIGHUP stops taking chunks and finishes the
+ * ones in hand (or, with `--on-stop requeue`, puts them back in the queue at once); a second one
+ * quits at once, and the queue then gives the chunks in hand to another worker once their lock
+ * runs out (`--stall-timeout`).
+ */
+import { defineCommand } from 'citty';
+import { usageError } from '../errors.ts';
+import { parseDevice } from '../runtime/devices.ts';
+import { startWorker } from '../farm/worker.ts';
+import { parseQueueUrl } from '../farm/redis.ts';
+import { Storage } from '../farm/storage.ts';
+import { locateFfmpeg } from '../video/ffmpeg.ts';
+import { rejectUnknownFlags } from './args.ts';
+import { claimInterrupt, interrupted } from './interrupt.ts';
+
+const argsDef = {
+  queue: { type: 'string', required: true, description: 'Redis of the farm: redis://HOST:PORT[/DB]' },
+  storage: { type: 'string', required: true, description: "The farm's shared folder, as mounted on this machine (job paths are resolved inside it, nothing outside is touched)" },
+  concurrency: { type: 'string', description: 'Chunks run at once (default 1; each gets its share of the CPU threads)' },
+  device: { type: 'string', default: 'auto', description: 'auto | cpu | webgpu | cuda | tensorrt (falls back to cpu with a notice)' },
+  threads: { type: 'string', description: 'CPU threads per operator (default: all cores, divided among concurrent chunks)' },
+  ffmpeg: { type: 'string', description: 'ffmpeg binary to use (ffprobe is looked for beside it)' },
+  'stall-timeout': { type: 'string', description: 'Seconds after which a chunk of a worker that stopped answering goes to another worker (default 30)' },
+  'on-stop': { type: 'string', description: 'On the first stop signal: finish (default: finish the chunks in hand) | requeue (put them back in the queue at once)' },
+  name: { type: 'string', description: "This worker's name in the coordinator's progress and logs (default HOST-PID)" },
+} as const;
+
+/** Parse a positive integer flag. */
+function positive(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`--${name} ${v}: expected an integer ≥ 1`);
+  return n;
+}
+
+export default defineCommand({
+  meta: {
+    name: 'worker',
+    description: 'Run chunks of farm jobs (paragon upscale … --queue) from a Redis queue until stopped (docs/farm.md).',
+  },
+  args: argsDef,
+  async run({ args, rawArgs }) {
+    rejectUnknownFlags(rawArgs, argsDef);
+    const queue = parseQueueUrl(args.queue);
+    const concurrency = positive('concurrency', args.concurrency) ?? 1;
+    const threads = positive('threads', args.threads);
+    const stallTimeout = positive('stall-timeout', args['stall-timeout']);
+    const onStop = args['on-stop'] ?? 'finish';
+    if (onStop !== 'finish' && onStop !== 'requeue') throw usageError(`--on-stop ${onStop}: expected finish or requeue`);
+    const storage = await Storage.open(args.storage);
+    const tools = locateFfmpeg({ ffmpeg: args.ffmpeg });
+    const log = (line: string): void => void process.stderr.write(`paragon: ${line}\n`);
+    const release = claimInterrupt();
+    try {
+      const worker = await startWorker({
+        queue,
+        storage,
+        tools,
+        concurrency,
+        device: parseDevice(args.device),
+        ...(threads !== undefined ? { cpu: { intraOpThreads: threads } } : {}),
+        ...(stallTimeout !== undefined ? { stallTimeout } : {}),
+        ...(args.name !== undefined ? { name: args.name } : {}),
+        log,
+      });
+      await new Promise<void>((resolve) => (interrupted.aborted ? resolve() : interrupted.addEventListener('abort', () => resolve(), { once: true })));
+      if (onStop === 'requeue') {
+        if (worker.busy > 0) log(`putting ${worker.busy} chunk(s) back in the queue`);
+        await worker.requeue();
+      } else {
+        if (worker.busy > 0) log(`finishing the ${worker.busy} chunk(s) in hand; stop again to quit at once (they then go back to the queue)`);
+        await worker.close();
+      }
+      log('worker stopped');
+    } finally {
+      release();
+    }
+  },
+});

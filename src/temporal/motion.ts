@@ -1,0 +1,276 @@
+/**
+ * Global motion between two low-resolution frames, and the warp that follows it: the history that
+ * video mode carries is moved to where the content now is before it is blended
+ * (`--temporal auto`, see history-weight.ts and graph/warp-head.ts).
+ *
+ * The model is one translation per frame, to sub-pixel accuracy, found in two steps:
+ * - integer: a coarse-to-fine search on a 2×2-mean pyramid (down to 1/8), each level minimising a
+ *   truncated mean absolute difference (so moving objects and occlusions count little), with a
+ *   small preference for the smaller shift so flat frames stay at 0;
+ * - sub-pixel: Lucas–Kanade on the full frame around the integer answer (iteratively reweighted
+ *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
+ * Why one translation and not a per-pixel flow: a general warp of the 16-channel feature state
+ * (ONNX GridSample) costs about 60 ms a frame at 640×360 on onnxruntime's CPU, more than half of
+ * the Realtime model itself; a translation is an edge-padded slice and a 2×2 depthwise
+ * convolution, a few ms (docs/temporal.md). Where the content does not follow the translation
+ * (objects that move on their own, zooms, rotations) the history-weight tests see the difference
+ * and drop the history there: the fallback is the frame alone, never a ghost.
+ *
+ * The warp is bilinear with the edges clamped: `out(x, y) = src(x + dx, y + dy)`, exactly what
+ * the graph's head computes (graph/warp-head.ts), so the estimator's reference planes and the CPU
+ * path's feature state move as the state inside the graph does.
+ *
+ * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
+ */
+import { WARP_ENDS, WARP_KERNEL, WARP_PADS, WARP_STARTS, warpFeeds } from '../graph/warp-head.ts';
+import type { FeedTensor } from '../runtime/protocol.ts';
+
+/** A translation in pixels: the content at (x, y) now was at (x + dx, y + dy) in the previous frame. */
+export interface Shift {
+  readonly dx: number;
+  readonly dy: number;
+}
+
+/** No motion. */
+export const NO_SHIFT: Shift = Object.freeze({ dx: 0, dy: 0 });
+
+/** True when a shift moves nothing (the warp is the identity). */
+export const isStill = (s: Shift): boolean => s.dx === 0 && s.dy === 0;
+
+/**
+ * The integer part of a shift and the four bilinear weights of its fractional part, in float32
+ * (the weights the graph's head is fed): k00 at (ix, iy), k01 at (ix + 1, iy), k10 at (ix, iy + 1),
+ * k11 at (ix + 1, iy + 1).
+ */
+export function shiftTaps(s: Shift): { ix: number; iy: number; k: Float32Array } {
+  const ix = Math.floor(s.dx);
+  const iy = Math.floor(s.dy);
+  const fx = s.dx - ix;
+  const fy = s.dy - iy;
+  return { ix, iy, k: Float32Array.of((1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx) };
+}
+
+/**
+ * The warp head's inputs (graph/warp-head.ts) that move a `channels × h × w` feature state by `s`,
+ * as {@link warpShift} would.
+ */
+export function warpHeadFeeds(channels: number, h: number, w: number, s: Shift): Record<string, FeedTensor> {
+  const { ix, iy, k } = shiftTaps(s);
+  const f = warpFeeds(channels, h, w, ix, iy, k);
+  return {
+    [WARP_PADS]: { type: 'int64', data: f.pads, dims: [8] },
+    [WARP_STARTS]: { type: 'int64', data: f.starts, dims: [4] },
+    [WARP_ENDS]: { type: 'int64', data: f.ends, dims: [4] },
+    [WARP_KERNEL]: { type: 'float32', data: f.kernel, dims: [channels, 1, 2, 2] },
+  };
+}
+
+/**
+ * Move `c` planes of `h × w` by `s` (bilinear, edges clamped): `out(x, y) = src(x + dx, y + dy)`.
+ * Fills `into` when given (not `src` itself).
+ */
+export function warpShift(src: Float32Array, c: number, h: number, w: number, s: Shift, opts: { into?: Float32Array } = {}): Float32Array {
+  const n = h * w;
+  const out = opts.into?.length === c * n ? opts.into : new Float32Array(c * n);
+  const { ix, iy, k } = shiftTaps(s);
+  const [k00, k01, k10, k11] = [k[0]!, k[1]!, k[2]!, k[3]!];
+  const clampX = (x: number) => (x < 0 ? 0 : x >= w ? w - 1 : x);
+  const c0 = Int32Array.from({ length: w }, (_, x) => clampX(x + ix));
+  const c1 = Int32Array.from({ length: w }, (_, x) => clampX(x + ix + 1));
+  const integer = k01 === 0 && k10 === 0 && k11 === 0;
+  for (let ch = 0; ch < c; ch++) {
+    const base = ch * n;
+    for (let y = 0; y < h; y++) {
+      const r0 = base + Math.min(h - 1, Math.max(0, y + iy)) * w;
+      const r1 = base + Math.min(h - 1, Math.max(0, y + iy + 1)) * w;
+      const o = base + y * w;
+      if (integer) for (let x = 0; x < w; x++) out[o + x] = k00 * src[r0 + c0[x]!]!;
+      else
+        for (let x = 0; x < w; x++) {
+          const a = c0[x]!;
+          const b = c1[x]!;
+          out[o + x] = k00 * src[r0 + a]! + k01 * src[r0 + b]! + k10 * src[r1 + a]! + k11 * src[r1 + b]!;
+        }
+    }
+  }
+  return out;
+}
+
+/**
+ * Pixels of an `h × w` frame whose source under `s` lies outside the previous frame (content that
+ * entered): 1 there, 0 elsewhere. The warp gives them the clamped edge, which is no history.
+ */
+export function enteringMask(h: number, w: number, s: Shift): Uint8Array {
+  const m = new Uint8Array(h * w);
+  if (isStill(s)) return m;
+  for (let y = 0; y < h; y++) {
+    const outY = y + s.dy < 0 || y + s.dy > h - 1;
+    for (let x = 0; x < w; x++) if (outY || x + s.dx < 0 || x + s.dx > w - 1) m[y * w + x] = 1;
+  }
+  return m;
+}
+
+/** Half-size plane by 2×2 means (odd last row / column dropped). */
+function halve(a: Float32Array, w: number, h: number): { p: Float32Array; w: number; h: number } {
+  const w2 = w >> 1;
+  const h2 = h >> 1;
+  const p = new Float32Array(w2 * h2);
+  for (let y = 0; y < h2; y++) {
+    const r0 = 2 * y * w;
+    const r1 = r0 + w;
+    for (let x = 0; x < w2; x++) p[y * w2 + x] = 0.25 * (a[r0 + 2 * x]! + a[r0 + 2 * x + 1]! + a[r1 + 2 * x]! + a[r1 + 2 * x + 1]!);
+  }
+  return { p, w: w2, h: h2 };
+}
+
+/** Mean of min(|cur(x, y) − prev(x + dx, y + dy)|, t) over the overlap (integer shift), every `step`-th row. */
+function truncatedCost(prev: Float32Array, cur: Float32Array, w: number, h: number, dx: number, dy: number, t: number, step: number): number {
+  const x0 = Math.max(0, -dx);
+  const x1 = Math.min(w, w - dx);
+  const y0 = Math.max(0, -dy);
+  const y1 = Math.min(h, h - dy);
+  if (x1 - x0 < w / 4 || y1 - y0 < h / 4) return Infinity;
+  let s = 0;
+  let n = 0;
+  for (let y = y0; y < y1; y += step) {
+    const rc = y * w;
+    const rp = (y + dy) * w + dx;
+    for (let x = x0; x < x1; x++) {
+      const d = Math.abs(cur[rc + x]! - prev[rp + x]!);
+      s += d < t ? d : t;
+    }
+    n += x1 - x0;
+  }
+  return s / n;
+}
+
+/** Tuning of {@link estimateShift}. */
+export interface MotionOptions {
+  /** Largest shift searched, in pixels of the frame (default 32). */
+  readonly maxShift?: number;
+  /** Noise σ of the frames in luma levels, when known (sets the robust thresholds). */
+  readonly noise?: number;
+}
+
+/**
+ * The translation that best maps `prev` onto `cur` (luma planes 0–255 of `w × h`): `cur(x, y) ≈
+ * prev(x + dx, y + dy)`. Shifts under 1/20 pixel in both directions are returned as exactly 0
+ * (a still camera stays exactly still), as are frames too small to measure.
+ */
+export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, h: number, opts: MotionOptions = {}): Shift {
+  if (w < 16 || h < 16) return NO_SHIFT;
+  const sigma = Math.max(1, opts.noise ?? 1);
+  // Truncation of the integer search: differences beyond it are another object, not this motion.
+  const t = 12 + 3 * sigma;
+  const pyr = [{ p: cur, q: prev, w, h }];
+  while (pyr.length < 4) {
+    const top = pyr.at(-1)!;
+    if (Math.min(top.w, top.h) < 48) break;
+    const a = halve(top.p, top.w, top.h);
+    const b = halve(top.q, top.w, top.h);
+    pyr.push({ p: a.p, q: b.p, w: a.w, h: a.h });
+  }
+  const levels = pyr.length;
+  const top = pyr[levels - 1]!;
+  const r = Math.max(1, Math.ceil((opts.maxShift ?? 32) / 2 ** (levels - 1)));
+  let best = { dx: 0, dy: 0 };
+  let bestCost = truncatedCost(top.q, top.p, top.w, top.h, 0, 0, t, 1);
+  for (let dy = -r; dy <= r; dy++)
+    for (let dx = -r; dx <= r; dx++) {
+      // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
+      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, 1) + 0.02 * (Math.abs(dx) + Math.abs(dy));
+      if (c < bestCost) [best, bestCost] = [{ dx, dy }, c];
+    }
+  // Down to half resolution; the full resolution's whole pixel is Lucas–Kanade's to find.
+  for (let l = levels - 2; l >= 1; l--) {
+    const L = pyr[l]!;
+    const cx = 2 * best.dx;
+    const cy = 2 * best.dy;
+    const step = L.w * L.h > 30_000 ? 2 : 1;
+    let c0 = Infinity;
+    for (let dy = cy - 1; dy <= cy + 1; dy++)
+      for (let dx = cx - 1; dx <= cx + 1; dx++) {
+        const c = truncatedCost(L.q, L.p, L.w, L.h, dx, dy, t, step) + 0.02 * (Math.abs(dx) + Math.abs(dy));
+        if (c < c0) [best, c0] = [{ dx, dy }, c];
+      }
+  }
+  // Sub-pixel: Lucas–Kanade around the integer answer at half resolution, then two steps at full
+  // resolution (every other row: plenty of equations for two unknowns), each ending on Tukey's
+  // biweight.
+  let s: Shift = best;
+  if (levels > 1) {
+    const L = pyr[1]!;
+    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, true);
+    s = { dx: 2 * s.dx, dy: 2 * s.dy };
+  } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false);
+  s = refine(prev, cur, w, h, s, sigma, 2, levels > 1 ? 2 : 1, true);
+  if (Math.abs(s.dx) < 0.05 && Math.abs(s.dy) < 0.05) return NO_SHIFT;
+  return s;
+}
+
+/**
+ * Lucas–Kanade iterations for a translation: linearise `prev(x + d + δ)` with the mean gradient
+ * of `cur` and of `prev` warped, Tukey weights on the residual so that what moves otherwise does
+ * not count; each step at most one pixel, every `rowStep`-th row.
+ */
+function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0: Shift, sigma: number, iterations: number, rowStep: number, tukey: boolean): Shift {
+  let s = s0;
+  // Huber weights from afar (they converge from half a pixel off on any texture); with `tukey`, the
+  // last iteration uses Tukey's biweight at 4.685 deviations of the difference (as the one before
+  // measured it: noise, aliasing), so content that moves otherwise (an object, an occlusion) then
+  // counts for nothing, however sharp its edges.
+  let sd = Math.max(1, sigma) * Math.SQRT2;
+  const huber = 2.5 * sd;
+  const warped = new Float32Array(w * h);
+  for (let it = 0; it < iterations; it++) {
+    warpShift(prev, 1, h, w, s, { into: warped });
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let ex = 0;
+    let ey = 0;
+    let absSum = 0;
+    let count = 0;
+    const biweight = tukey && it === iterations - 1 && it > 0;
+    const c2 = (4.685 * sd) ** 2;
+    const m = 2 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));
+    for (let y = m; y < h - m; y += rowStep) {
+      const row = y * w;
+      for (let x = m; x < w - m; x++) {
+        const i = row + x;
+        // The mean of both frames' gradients (efficient second-order minimisation): no bias
+        // toward either frame's sampling, and fewer iterations.
+        const gx = 0.25 * (cur[i + 1]! - cur[i - 1]! + warped[i + 1]! - warped[i - 1]!);
+        const gy = 0.25 * (cur[i + w]! - cur[i - w]! + warped[i + w]! - warped[i - w]!);
+        const e = cur[i]! - warped[i]!;
+        const ae = Math.abs(e);
+        absSum += ae;
+        let k: number;
+        if (biweight) {
+          const r = 1 - (e * e) / c2;
+          k = r > 0 ? r * r : 0;
+        } else k = ae <= huber ? 1.0 : huber / ae;
+        const kx = k * gx;
+        const ky = k * gy;
+        a += kx * gx;
+        b += kx * gy;
+        c += ky * gy;
+        ex += kx * e;
+        ey += ky * e;
+      }
+      count += w - 2 * m;
+    }
+    // The deviation of the difference, from its mean magnitude (Gaussian: σ = 1.2533·E|e|).
+    sd = Math.max(sd, (1.2533 * absSum) / Math.max(1, count));
+    const det = a * c - b * b;
+    if (!(det > 1e-6 * (a + c) * (a + c)) || !(a + c > 0)) break;
+    // cur ≈ prev(x + d) and prev(x + d + δ) ≈ cur(x) + ∇cur·δ − e  ⇒  ∇cur·δ ≈ e.
+    let ddx = (c * ex - b * ey) / det;
+    let ddy = (a * ey - b * ex) / det;
+    const big = Math.max(Math.abs(ddx), Math.abs(ddy));
+    if (big > 1) [ddx, ddy] = [ddx / big, ddy / big];
+    s = { dx: s.dx + ddx, dy: s.dy + ddy };
+    if (big < 0.005) break;
+  }
+  return s;
+}

@@ -1,0 +1,265 @@
+/**
+ * The noise level of low-resolution video frames (σ in luma levels 0–255), measured so that
+ * neither texture nor motion passes for noise: the history-weight map keeps history only where
+ * noise explains a difference, and keeps none at all on clean input (history-weight.ts).
+ *
+ * Why it is hard: a clean clip of dense fine texture (foliage) that moves by a fraction of a pixel
+ * changes at every pixel from frame to frame (interpolation and aliasing: the new samples are not
+ * a shift of the old ones), and is full of fine detail in every frame; both read as noise to the
+ * simple estimators ({@link estimateNoise} on frame differences, {@link estimateNoiseSpatial} on a
+ * Laplacian), and to any other statistic of one difference or one frame. {@link estimateNoiseMoving}
+ * uses what only noise does: it is new in every frame. Two consecutive motion-compensated
+ * differences share the middle frame's noise with opposite signs (a negative covariance), while
+ * whatever the compensation leaves of the content (aliasing, interpolation, motion it missed)
+ * repeats from one difference to the next (a positive covariance). Texture and motion can only
+ * lower the reading (in expectation), never raise it. Measured on clean and noisy pans, zooms and rotations of
+ * photographs and of a dead-leaves texture in docs/temporal.md.
+ *
+ * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
+ */
+import { isStill, type Shift } from './motion.ts';
+
+/** E|X| / σ and sd(|X|) / σ of a zero-mean Gaussian X. */
+export const ABS_MEAN = Math.sqrt(2 / Math.PI);
+export const ABS_SD = Math.sqrt(1 - 2 / Math.PI);
+
+/**
+ * Noise σ (luma levels) of two consecutive frames from their difference: the `quantile` of the
+ * block means of |a − b| over blocks of `block`² pixels, converted under the model "the block
+ * holds only independent Gaussian noise of σ in each frame". Blocks near black or white are
+ * skipped (clipping hides noise there). Returns 0 for identical frames.
+ */
+export function estimateNoise(a: Float32Array, b: Float32Array, w: number, h: number, block = 8, quantile = 0.1): number {
+  const stats: number[] = [];
+  const fallback: number[] = [];
+  for (let by = 0; by + block <= h; by += block) {
+    for (let bx = 0; bx + block <= w; bx += block) {
+      let sd = 0;
+      let sy = 0;
+      for (let y = by; y < by + block; y++)
+        for (let x = bx; x < bx + block; x++) {
+          const i = y * w + x;
+          sd += Math.abs(a[i]! - b[i]!);
+          sy += a[i]!;
+        }
+      const n = block * block;
+      const mean = sy / n;
+      (mean > 12 && mean < 243 ? stats : fallback).push(sd / n);
+    }
+  }
+  const pool = stats.length > 0 ? stats : fallback;
+  if (pool.length === 0) return 0;
+  pool.sort((p, q) => p - q);
+  const q = pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+  // The q-quantile of a block mean of |N(0, 2σ²)| sits z_q standard errors below its mean.
+  const zq = normalQuantile(quantile);
+  const perSigmaD = ABS_MEAN + (zq * ABS_SD) / block;
+  return q / Math.max(1e-6, perSigmaD) / Math.SQRT2;
+}
+
+/**
+ * Noise σ of one frame from its fine detail (Immerkær's Laplacian-difference operator, whose
+ * response to smooth content is near 0): the `quantile` of block means of the operator's |output|,
+ * converted as for Gaussian noise (the operator multiplies σ by 6). Texture raises it, motion
+ * does not: the complement of {@link estimateNoise}.
+ */
+export function estimateNoiseSpatial(a: Float32Array, w: number, h: number, block = 8, quantile = 0.1): number {
+  const stats: number[] = [];
+  const fallback: number[] = [];
+  for (let by = 1; by + block <= h - 1; by += block) {
+    for (let bx = 1; bx + block <= w - 1; bx += block) {
+      let sl = 0;
+      let sy = 0;
+      for (let y = by; y < by + block; y++)
+        for (let x = bx; x < bx + block; x++) {
+          const i = y * w + x;
+          const l =
+            a[i - w - 1]! - 2 * a[i - w]! + a[i - w + 1]! - 2 * a[i - 1]! + 4 * a[i]! - 2 * a[i + 1]! + a[i + w - 1]! - 2 * a[i + w]! + a[i + w + 1]!;
+          sl += Math.abs(l);
+          sy += a[i]!;
+        }
+      const n = block * block;
+      const mean = sy / n;
+      (mean > 12 && mean < 243 ? stats : fallback).push(sl / n);
+    }
+  }
+  const pool = stats.length > 0 ? stats : fallback;
+  if (pool.length === 0) return 0;
+  pool.sort((p, q) => p - q);
+  const q = pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+  return q / Math.max(1e-6, ABS_MEAN + (normalQuantile(quantile) * ABS_SD) / block) / 6;
+}
+
+/** Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const tail = (q: number) =>
+    (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+
+/** Keys' cubic convolution weight (a = −0.5). */
+function keys(x: number): number {
+  const a = Math.abs(x);
+  if (a <= 1) return 1.5 * a * a * a - 2.5 * a * a + 1;
+  if (a < 2) return -0.5 * a * a * a + 2.5 * a * a - 4 * a + 2;
+  return 0;
+}
+
+/**
+ * One plane moved by `s` with Keys' bicubic (edges clamped): `out(x, y) = src(x + dx, y + dy)`,
+ * and the noise gain of the warp (Σ weight², the variance a warped plane of white noise keeps).
+ * Sharper than the bilinear warp of the state, so the difference it leaves on moving texture is
+ * mostly aliasing, not interpolation blur.
+ */
+export function warpCubic(src: Float32Array, h: number, w: number, s: Shift): { out: Float32Array; gain: number } {
+  const ix = Math.floor(s.dx);
+  const iy = Math.floor(s.dy);
+  const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k));
+  const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k));
+  const gain = wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
+  const tmp = new Float32Array(h * w);
+  const cols = [0, 1, 2, 3].map((k) => Int32Array.from({ length: w }, (_, x) => Math.min(w - 1, Math.max(0, x + ix + k - 1))));
+  const [a0, a1, a2, a3] = wx as [number, number, number, number];
+  const [c0, c1, c2, c3] = cols as [Int32Array, Int32Array, Int32Array, Int32Array];
+  for (let y = 0; y < h; y++) {
+    const r = y * w;
+    for (let x = 0; x < w; x++) tmp[r + x] = a0 * src[r + c0[x]!]! + a1 * src[r + c1[x]!]! + a2 * src[r + c2[x]!]! + a3 * src[r + c3[x]!]!;
+  }
+  const out = new Float32Array(h * w);
+  const [b0, b1, b2, b3] = wy as [number, number, number, number];
+  for (let y = 0; y < h; y++) {
+    const r = [0, 1, 2, 3].map((k) => Math.min(h - 1, Math.max(0, y + iy + k - 1)) * w) as [number, number, number, number];
+    const o = y * w;
+    for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r[0] + x]! + b1 * tmp[r[1] + x]! + b2 * tmp[r[2] + x]! + b3 * tmp[r[3] + x]!;
+  }
+  return { out, gain };
+}
+
+/** Tuning of {@link estimateNoiseMoving}. */
+export interface MovingNoiseOptions {
+  /** Side of the blocks (default 8). */
+  readonly block?: number;
+  /** Quantile of the blocks' noise variances taken as the frame's (default 0.75: what aliasing leaves pulls the lower ones down). */
+  readonly quantile?: number;
+}
+
+/**
+ * Noise σ (luma levels) of a clip at `cur`, robust to texture and motion (see the module
+ * comment), and this frame's motion-compensated difference for the next call.
+ *
+ * `d_t = cur − warp(prev)` (bicubic, by the global motion `s`, each block's residual motion then
+ * removed to first order by a Lucas–Kanade step) holds the noise of both frames; the last call's
+ * difference `d_{t−1}` (`last`), moved by the same warp, holds the previous frame's noise too, with
+ * the opposite sign. So per block `−cov(d_t, warp(d_{t−1})) / g` (g the warp's Σ weight²) is the
+ * noise variance, and nothing else makes it positive: what aliasing, interpolation and motion that
+ * the warp missed leave in the differences repeats from frame to frame (a positive covariance),
+ * and changes of the scene do not repeat at all. The `quantile` of the blocks' variances is the
+ * frame's; negative means no noise (σ 0). Undefined without `last` (the first two frames of a
+ * shot, or after a size change).
+ */
+export function estimateNoiseMoving(
+  prev: Float32Array,
+  cur: Float32Array,
+  w: number,
+  h: number,
+  s: Shift,
+  last: Float32Array | undefined,
+  opts: MovingNoiseOptions = {},
+): { sigma: number | undefined; difference: Float32Array } {
+  const B = opts.block ?? 8;
+  const still = isStill(s);
+  const { out: wp, gain } = still ? { out: prev, gain: 1 } : warpCubic(prev, h, w, s);
+  const difference = new Float32Array(w * h);
+  for (let i = 0; i < difference.length; i++) difference[i] = cur[i]! - wp[i]!;
+  if (!last || last.length !== w * h) return { sigma: undefined, difference };
+  // The last difference moved onto this frame, on the windows measured.
+  const ix = Math.floor(s.dx);
+  const iy = Math.floor(s.dy);
+  const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k)) as [number, number, number, number];
+  const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k)) as [number, number, number, number];
+  const win = new Float32Array(B * B);
+  const tmp = new Float32Array((B + 3) * B);
+  const warpWindow = (x0: number, y0: number): void => {
+    if (still) {
+      for (let y = 0; y < B; y++) win.set(last.subarray((y0 + y) * w + x0, (y0 + y) * w + x0 + B), y * B);
+      return;
+    }
+    for (let r = 0; r < B + 3; r++) {
+      const row = Math.min(h - 1, Math.max(0, y0 + iy - 1 + r)) * w;
+      for (let x = 0; x < B; x++) {
+        const c = x0 + x + ix;
+        tmp[r * B + x] =
+          wx[0] * last[row + Math.min(w - 1, Math.max(0, c - 1))]! + wx[1] * last[row + Math.min(w - 1, Math.max(0, c))]! + wx[2] * last[row + Math.min(w - 1, Math.max(0, c + 1))]! + wx[3] * last[row + Math.min(w - 1, Math.max(0, c + 2))]!;
+      }
+    }
+    for (let y = 0; y < B; y++) for (let x = 0; x < B; x++) win[y * B + x] = wy[0] * tmp[y * B + x]! + wy[1] * tmp[(y + 1) * B + x]! + wy[2] * tmp[(y + 2) * B + x]! + wy[3] * tmp[(y + 3) * B + x]!;
+  };
+  const m = 3 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));
+  const cols = Math.floor((w - 2 * m) / B);
+  const rows = Math.floor((h - 2 * m) / B);
+  if (cols < 1 || rows < 1) return { sigma: undefined, difference };
+  // Large frames: every k-th block each way (about 1500 blocks).
+  const k = Math.max(1, Math.round(Math.sqrt((cols * rows) / 1500)));
+  const variances: number[] = [];
+  const n = B * B;
+  for (let bj = 0; bj < rows; bj += k)
+    for (let bi = 0; bi < cols; bi += k) {
+      const by = m + bj * B;
+      const bx = m + bi * B;
+      // Residual motion of the block: one Lucas–Kanade step on the block grown by 2 pixels.
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let ex = 0;
+      let ey = 0;
+      for (let y = by - 2; y < by + B + 2; y++)
+        for (let x = bx - 2; x < bx + B + 2; x++) {
+          const i = y * w + x;
+          const gx = 0.5 * (cur[i + 1]! - cur[i - 1]!);
+          const gy = 0.5 * (cur[i + w]! - cur[i - w]!);
+          const e = difference[i]!;
+          a += gx * gx;
+          b += gx * gy;
+          c += gy * gy;
+          ex += gx * e;
+          ey += gy * e;
+        }
+      const det = a * c - b * b;
+      let dx = 0;
+      let dy = 0;
+      if (a + c > 0 && det > 1e-3 * (a + c) * (a + c)) {
+        dx = (c * ex - b * ey) / det;
+        dy = (a * ey - b * ex) / det;
+        const big = Math.max(Math.abs(dx), Math.abs(dy));
+        if (big > 1) [dx, dy] = [dx / big, dy / big];
+      }
+      warpWindow(bx, by);
+      let [sd, sq, sdq, mean] = [0, 0, 0, 0];
+      for (let y = 0; y < B; y++)
+        for (let x = 0; x < B; x++) {
+          const i = (by + y) * w + bx + x;
+          const d = difference[i]! - 0.5 * (cur[i + 1]! - cur[i - 1]!) * dx - 0.5 * (cur[i + w]! - cur[i - w]!) * dy;
+          const q = win[y * B + x]!;
+          sd += d;
+          sq += q;
+          sdq += d * q;
+          mean += cur[i]!;
+        }
+      // Near black or white, clipping hides noise.
+      if (!(mean > 12 * n && mean < 243 * n)) continue;
+      variances.push(-(sdq / n - (sd / n) * (sq / n)) / gain);
+    }
+  if (variances.length < 8) return { sigma: undefined, difference };
+  variances.sort((p, q) => p - q);
+  const v = variances[Math.floor((opts.quantile ?? 0.75) * (variances.length - 1))]!;
+  return { sigma: Math.sqrt(Math.max(0, v)), difference };
+}

@@ -1,0 +1,146 @@
+/**
+ * Motion-compensated history (`--temporal auto`): the global motion estimator against known
+ * sub-pixel pans (its accuracy: 0.05 pixel), the warp of the planes, the graph's warp head against
+ * that warp, and the frame engine moving its feature state with the camera the same way on every
+ * path (pipelined through the head, one at a time and tiled through warpShift), a snapshot taken
+ * mid-pan continuing bit for bit. Runs on the bundled model and generated pictures; Set5 adds
+ * photographs when ../shared is there.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { readImage, type RgbImage } from '../../src/image/io.ts';
+import { degradeFrame, gaussianNoise } from '../../src/eval/degrade.ts';
+import { deadLeaves, renderClip } from '../../src/eval/motion-clips.ts';
+import { resolveModel } from '../../src/runtime/model.ts';
+import { fromFloat16, toFloat16 } from '../../src/runtime/tensor.ts';
+import { withWarpHead, hasWarpHead, WARP_KERNEL } from '../../src/graph/warp-head.ts';
+import { HistoryWeightEstimator, frameLuma } from '../../src/temporal/history-weight.ts';
+import { NO_SHIFT, enteringMask, estimateShift, warpHeadFeeds, warpShift, type Shift } from '../../src/temporal/motion.ts';
+import { openUpscaler } from '../../src/temporal/open.ts';
+import type { PlanarFrame } from '../../src/temporal/upscaler.ts';
+import { needShared, shared } from '../helpers/shared.ts';
+
+/** Sub-pixel accuracy of estimateShift on the generated pans (pixels, each direction). */
+const ACCURACY = 0.05;
+
+const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+test(`estimateShift: sub-pixel pans with known truth, within ${ACCURACY} pixel; a still pair is exactly still`, async () => {
+  const pictures: [string, RgbImage][] = [['dead leaves', deadLeaves(320, 256, 5)]];
+  if (!needShared('images', 'set5', 'hr', 'baby.png')) pictures.push(['baby', await readImage(shared('images', 'set5', 'hr', 'baby.png'))]);
+  // Motion of the ground truth a frame (its pixels): the low-resolution frames move by half.
+  const speeds: [number, number][] = [[0.73, 0.31], [-1.9, 2.45], [12.6, -7.2]];
+  for (const [name, pic] of pictures)
+    for (const speed of speeds) {
+      const gts = renderClip(pic, { motion: 'pan', frames: 2, width: 224, height: 160, speed });
+      for (const noise of [0, 4]) {
+        const [a, b] = gts.map((g, i) => frameLuma(degradeFrame(g, i, { scale: 2, noise, seed: 2 }))) as [Float32Array, Float32Array];
+        const s = estimateShift(a, b, 112, 80, { noise: noise * 0.67 });
+        const err = Math.max(Math.abs(s.dx - speed[0] / 2), Math.abs(s.dy - speed[1] / 2));
+        assert.ok(err <= ACCURACY, `${name}, pan ${speed}, σ ${noise}: (${s.dx.toFixed(3)}, ${s.dy.toFixed(3)}) is ${err.toFixed(3)} off`);
+      }
+    }
+  const still = frameLuma(degradeFrame(renderClip(pictures[0]![1], { motion: 'still', frames: 1, width: 224, height: 160 })[0]!, 0, { scale: 2 }));
+  const noisy = (k: number) => Float32Array.from(still, (v, i) => v + gaussianNoise(still.length, 3, 4, k)[i]!);
+  assert.deepEqual(estimateShift(noisy(0), noisy(1), 112, 80, { noise: 3 }), NO_SHIFT);
+});
+
+test('warpShift: whole pixels copy with the edges clamped; a fraction is exact on a linear ramp; entering pixels are marked', () => {
+  const [h, w] = [6, 9];
+  const src = Float32Array.from({ length: 2 * h * w }, (_, i) => i * 1.5 - 7);
+  const moved = warpShift(src, 2, h, w, { dx: 2, dy: -1 });
+  for (let c = 0; c < 2; c++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const [sx, sy] = [Math.min(w - 1, x + 2), Math.max(0, y - 1)];
+        assert.equal(moved[c * h * w + y * w + x], src[c * h * w + sy * w + sx], `(${c}, ${x}, ${y})`);
+      }
+  const ramp = Float32Array.from({ length: h * w }, (_, i) => 3 * (i % w) + 2 * Math.floor(i / w));
+  const s: Shift = { dx: 0.375, dy: 1.25 };
+  const r = warpShift(ramp, 1, h, w, s);
+  for (let y = 0; y + 2 < h; y++) for (let x = 0; x + 1 < w; x++) assert.ok(Math.abs(r[y * w + x]! - (3 * (x + s.dx) + 2 * (y + s.dy))) < 1e-5);
+  const m = enteringMask(h, w, s);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) assert.equal(m[y * w + x], x + s.dx > w - 1 || y + s.dy > h - 1 ? 1 : 0);
+  assert.ok(enteringMask(h, w, NO_SHIFT).every((v) => v === 0));
+});
+
+test('warp head: the graph moves prev_feat as warpShift does (fp32 and fp16 graphs), the model otherwise unchanged', async () => {
+  for (const fp16 of [false, true]) {
+    const r = await resolveModel(undefined, { mode: 'video', fp16 });
+    const bytes = withWarpHead(r.bytes);
+    assert.ok(bytes, 'the head fits a video graph');
+    assert.equal(withWarpHead((await resolveModel(undefined, { mode: 'standard' })).bytes), undefined, 'no head without history');
+    const [plain, head] = [await ort.InferenceSession.create(r.bytes), await ort.InferenceSession.create(bytes)];
+    try {
+      assert.ok(hasWarpHead(head.inputNames.map((name) => ({ name }))) && head.inputNames.includes(WARP_KERNEL));
+      assert.deepEqual(head.outputNames, plain.outputNames);
+      const C = r.info.channels!;
+      const [H, W] = [20, 28];
+      const x = Float32Array.from(gaussianNoise(3 * H * W, 0.2, 1, 0), (v) => 0.5 + v);
+      const P = Float32Array.from(gaussianNoise(C * H * W, 1, 2, 0));
+      const type = fp16 ? 'float16' : 'float32';
+      const t = (a: Float32Array, dims: number[]) => (fp16 ? new ort.Tensor('float16', toFloat16(a), dims) : new ort.Tensor('float32', a, dims));
+      const own = (prev: Float32Array): Record<string, ort.Tensor> => ({ input: t(x, [1, 3, H, W]), prev_feat: t(prev, [1, C, H, W]), alpha: t(Float32Array.of(0.7), [1, 1, 1, 1]) });
+      const feeds = (prev: Float32Array, s: Shift) => ({
+        ...own(prev),
+        ...Object.fromEntries(Object.entries(warpHeadFeeds(C, H, W, s)).map(([k, v]) => [k, new ort.Tensor(v.type, v.data as Float32Array, [...v.dims])])),
+      });
+      const feat = async (s: ort.InferenceSession, f: Record<string, ort.Tensor>) => {
+        const o = (await s.run(f)).feature_map!;
+        assert.equal(o.type, type);
+        return fp16 ? fromFloat16(o.data as Uint16Array) : (o.data as Float32Array);
+      };
+      for (const s of [{ dx: 0.3, dy: -0.7 }, { dx: -3.25, dy: 2.5 }, { dx: 40, dy: -30 }, NO_SHIFT]) {
+        const a = await feat(head, feeds(P, s));
+        const b = await feat(head, feeds(warpShift(P, C, H, W, s), NO_SHIFT));
+        // The identity head is the model itself.
+        const c = await feat(plain, own(warpShift(P, C, H, W, s)));
+        assert.ok(maxDiff(a, b) <= (fp16 ? 2e-3 : 1e-6), `${type} shift ${s.dx}, ${s.dy}: head vs warpShift ${maxDiff(a, b)}`);
+        assert.deepEqual(b, c, `${type}: the identity head changes nothing`);
+      }
+    } finally {
+      await plain.release();
+      await head.release();
+    }
+  }
+});
+
+/** A smooth pattern panning by (0.7, 0.35) pixels a frame under seeded noise σ 4: auto moves its history. */
+function pan(k: number): PlanarFrame {
+  const [w, h] = [96, 64];
+  const z = gaussianNoise(3 * w * h, 4 / 255, 9, k);
+  const rgb = new Float32Array(3 * w * h);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const [u, v] = [x + 0.7 * k, y + 0.35 * k];
+        const i = c * w * h + y * w + x;
+        rgb[i] = 0.45 + 0.2 * Math.sin(u / 5 + c) * Math.cos(v / 4) + 0.1 * Math.sin((u + 2 * v) / 9) + z[i]!;
+      }
+  return { width: w, height: h, rgb };
+}
+
+test('frame engine, auto on a noisy pan: the state moves with the camera alike pipelined (graph head), one at a time and tiled (warpShift); a mid-pan snapshot continues bit for bit', async () => {
+  const frames = Array.from({ length: 8 }, (_, k) => pan(k));
+  const twin = new HistoryWeightEstimator();
+  const shifts = frames.map((f) => (twin.next(f), twin.shift));
+  assert.ok(shifts.filter((s) => Math.abs(s.dx - 0.7) < ACCURACY && Math.abs(s.dy - 0.35) < ACCURACY).length >= 5, `the pan was followed: ${shifts.map((s) => `${s.dx.toFixed(2)},${s.dy.toFixed(2)}`)}`);
+  const open = (tile = 0) => openUpscaler(undefined, { mode: 'video', historyWeight: 'auto', device: 'cpu', tile });
+  await using fast = await open();
+  await using slow = await open(4096);
+  await using tiled = await open(32);
+  await using still = await openUpscaler(undefined, { mode: 'video', historyWeight: 0, device: 'cpu' });
+  const got = await Promise.all(frames.slice(0, 5).map((f) => fast.process(f)));
+  const snap = await fast.snapshot();
+  got.push(...(await Promise.all(frames.slice(5).map((f) => fast.process(f)))));
+  for (const [i, f] of frames.entries()) {
+    const [a, b, alone] = [await slow.process(f), await tiled.process(f), await still.process(f)];
+    assert.ok(maxDiff(got[i]!.rgb, a.rgb) < 1e-4, `frame ${i}: pipelined vs one at a time ${maxDiff(got[i]!.rgb, a.rgb)}`);
+    assert.ok(maxDiff(a.rgb, b.rgb) < 1e-4, `frame ${i}: whole vs tiled ${maxDiff(a.rgb, b.rgb)}`);
+    if (i >= 3) assert.ok(maxDiff(a.rgb, alone.rgb) > 1e-2, `frame ${i}: history reached the frame`);
+  }
+  await using resumed = await open();
+  resumed.restore(snap);
+  for (let i = 5; i < frames.length; i++) assert.deepEqual((await resumed.process(frames[i]!)).rgb, got[i]!.rgb, `frame ${i} after the restore`);
+});

@@ -9,6 +9,8 @@
  *   temporal feature state carried between calls; a {@link SceneCutDetector} says where shots
  *   change. Release it with `close()` or `await using`.
  * - {@link detectScenes} on a video file.
+ * - A farm: {@link upscaleVideo} with `farm: { queue, storage }` queues the video's chunks on Redis
+ *   and joins them; {@link startFarmWorker} takes chunks on each machine (docs/farm.md).
  *
  * Every failure is a {@link ParagonError}: a one-line `message` naming the file and the cause, and
  * a `code` from {@link ExitCode} (2 usage, 3 model, 4 media, 5 ffmpeg, 6 resources, 130
@@ -29,10 +31,12 @@ export type { ExitCodeName } from './errors.ts';
 export { convert, inspect, openModel } from './api/model.ts';
 export type { ConvertOptions, ConvertResult, CheckpointDescription, OnnxDescription, OpenModelOptions } from './api/model.ts';
 export { upscale, upscaleImage, upscaleVideo } from './api/upscale.ts';
-export type { AnyUpscaleOptions, UpscaleOptions, UpscaleImageOptions, UpscaleVideoOptions } from './api/upscale.ts';
+export type { AnyUpscaleOptions, FarmOptions, UpscaleOptions, UpscaleImageOptions, UpscaleVideoOptions } from './api/upscale.ts';
 export { UpscaleJob } from './api/job.ts';
 export type { UpscaleEvent, ProgressEvent, ItemEvent, VideoDoneEvent, ImagesDoneEvent } from './api/job.ts';
 export { detectScenes } from './api/scenes.ts';
+export { startFarmWorker } from './api/farm.ts';
+export type { FarmWorker, FarmWorkerOptions } from './api/farm.ts';
 export type { DetectScenesOptions, SceneReport } from './api/scenes.ts';
 
 export type { JobReport, ItemReport } from './pipeline/job.ts';

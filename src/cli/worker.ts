@@ -8,10 +8,8 @@
 import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
 import { parseDevice } from '../runtime/devices.ts';
-import { startWorker } from '../farm/worker.ts';
+import { startFarmWorker } from '../api/farm.ts';
 import { parseQueueUrl } from '../farm/redis.ts';
-import { Storage } from '../farm/storage.ts';
-import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { rejectUnknownFlags } from './args.ts';
 import { claimInterrupt, interrupted } from './interrupt.ts';
 
@@ -43,27 +41,25 @@ export default defineCommand({
   args: argsDef,
   async run({ args, rawArgs }) {
     rejectUnknownFlags(rawArgs, argsDef);
-    const queue = parseQueueUrl(args.queue);
+    parseQueueUrl(args.queue);
     const concurrency = positive('concurrency', args.concurrency) ?? 1;
     const threads = positive('threads', args.threads);
     const stallTimeout = positive('stall-timeout', args['stall-timeout']);
     const onStop = args['on-stop'] ?? 'finish';
     if (onStop !== 'finish' && onStop !== 'requeue') throw usageError(`--on-stop ${onStop}: expected finish or requeue`);
-    const storage = await Storage.open(args.storage);
-    const tools = locateFfmpeg({ ffmpeg: args.ffmpeg });
     const log = (line: string): void => void process.stderr.write(`paragon: ${line}\n`);
     const release = claimInterrupt();
     try {
-      const worker = await startWorker({
-        queue,
-        storage,
-        tools,
+      const worker = await startFarmWorker({
+        queue: args.queue,
+        storage: args.storage,
         concurrency,
         device: parseDevice(args.device),
-        ...(threads !== undefined ? { cpu: { intraOpThreads: threads } } : {}),
+        ...(threads !== undefined ? { threads } : {}),
+        ...(args.ffmpeg !== undefined ? { ffmpeg: args.ffmpeg } : {}),
         ...(stallTimeout !== undefined ? { stallTimeout } : {}),
         ...(args.name !== undefined ? { name: args.name } : {}),
-        log,
+        onNotice: log,
       });
       await new Promise<void>((resolve) => (interrupted.aborted ? resolve() : interrupted.addEventListener('abort', () => resolve(), { once: true })));
       if (onStop === 'requeue') {

@@ -285,7 +285,8 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     throw e;
   });
   const muxSeconds = (performance.now() - tMux) / 1000;
-  await forget(target, p, jobIdOf).catch(() => undefined);
+  // Tidying the queue is a courtesy: a Redis gone by now must not hold the finished output back.
+  await within(forget(target, p, jobIdOf), 3000);
   await rm(dir, { recursive: true, force: true });
   await rmdir(path.join(storage.root, FARM_DIR)).catch(() => undefined);
   progress?.end();

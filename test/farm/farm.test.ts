@@ -119,14 +119,23 @@ test('Redis gone mid-job: exit 5 naming it; rerun with --resume once it is back:
   const out = at('farm-redis.mkv');
   const from = workers.map((w) => w.log().length);
   const run = startParagon(farmArgs(out, ['--redis-timeout', '2']));
-  // Stop Redis once a chunk is finished and others are running.
-  await Promise.race(workers.map((w, i) => w.waitFor(/done in/, from[i], 120_000)));
+  // Once chunks run, freeze the workers (so none finishes meanwhile) and take Redis away.
+  await Promise.race(workers.map((w, i) => w.waitFor(/started/, from[i], 120_000)));
+  for (const w of workers) w.child.kill('SIGSTOP');
   await redis.stop();
   const r = await run.done;
   assert.equal(r.code, 5, r.stderr);
   const lines = r.stderr.trim().split('\n').filter((l) => !/frames \d+%|planning/.test(l));
   assert.match(lines.at(-1)!, new RegExp(`${redis.url}: Redis unreachable .* rerun with --resume once Redis is back`));
   assert.equal(existsSync(out), false, 'no output while chunks are missing');
+  // The workers go on with the chunks in hand without Redis: the storage records them.
+  for (const w of workers) w.child.kill('SIGCONT');
+  const jobs = at('.paragon-farm');
+  const finished = async (): Promise<number> => {
+    const [dir] = await readdir(jobs);
+    return (await readdir(path.join(jobs, dir!))).filter((n) => n.endsWith('.done.json')).length;
+  };
+  for (let i = 0; i < 600 && (await finished()) === 0; i++) await new Promise((res) => setTimeout(res, 100));
   await redis.start();
   // A bare rerun refuses to throw the finished chunks away; --resume continues.
   const again = await paragon(farmArgs(out));
@@ -143,17 +152,19 @@ test('Redis unreachable: exit 5, one line naming the URL, nothing written', { sk
   const out = at('never.mkv');
   const input = at('tiny.mkv');
   await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+  const before = await readdir(at('.paragon-farm')).catch(() => []);
   const r = await paragon(['upscale', input, '-o', out, '--queue', url, '--storage', store]);
   assert.equal(r.code, 5, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`${url}: Redis unreachable \\(ECONNREFUSED\\); nothing was queued or written`));
   assert.equal(existsSync(out), false);
-  assert.deepEqual((await readdir(store)).filter((n) => n.startsWith('.paragon')), []);
+  assert.deepEqual(await readdir(at('.paragon-farm')).catch(() => []), before, 'no work folder made');
 });
 
 test('hostile job data is refused (paths out of the storage, unknown fields) and the worker carries on', { skip }, async () => {
   const outside = await mkdtemp(path.join(os.tmpdir(), 'paragon-outside-'));
   const queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
+  queue.on('error', () => undefined);
   try {
     // A plan that is well formed but names a file outside the storage, directly or through a link.
     const plan = async (key: string, input: string): Promise<string> => {

@@ -16,7 +16,8 @@
  * - engine 0.2: the frame engine with a fixed weight (padding, checks, copies; no estimator, no head);
  * - engine auto: the frame engine as `paragon upscale` runs it (estimator, motion, warp head),
  *   two frames in flight as in the video pipeline;
- * - estimator: HistoryWeightEstimator.next alone on this thread (motion, noise, map).
+ * - estimator: HistoryWeightEstimator.next alone on this thread (motion, noise, map), and after
+ *   the rounds its stages one by one.
  * Prints each round and the medians; "auto vs model" is the number docs/temporal.md reports.
  */
 import { parseArgs } from 'node:util';
@@ -34,8 +35,9 @@ import type { FeedTensor } from '../src/runtime/protocol.ts';
 import { withWarpHead } from '../src/graph/warp-head.ts';
 import { rolesOf } from '../src/temporal/roles.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
-import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
-import { warpHeadFeeds, type Shift } from '../src/temporal/motion.ts';
+import { HistoryWeightEstimator, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
+import { estimateShift, warpHeadFeeds, warpShift, type Shift } from '../src/temporal/motion.ts';
+import { estimateNoiseMoving } from '../src/temporal/noise.ts';
 import type { PlanarFrame } from '../src/temporal/upscaler.ts';
 
 const { values: a } = parseArgs({
@@ -128,4 +130,26 @@ const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)]
 print(`medians: ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} ms/frame`);
 const pct = (x: number, y: number) => `${x > y ? '+' : ''}${((100 * (x - y)) / y).toFixed(1)} %`;
 const paired = (k: string, ref: string) => median(rows[k]!.map((v, i) => v / rows[ref]![i]! - 1));
+// Where the estimator's time goes: each stage of HistoryWeightEstimator.next alone, on the same
+// frames (medians over the frames of three passes).
+const stages: Record<string, number[]> = { luma: [], motion: [], noise: [], 'warp of the reference': [], map: [] };
+const lumas = frames.map((f) => frameLuma(f));
+const variance = new Float32Array(W * H).fill(1.5);
+for (let pass = 0; pass < 3; pass++) {
+  let last: Float32Array | undefined;
+  for (let i = 1; i < frames.length; i++) {
+    const time = <T>(k: string, f: () => T): T => {
+      const t = performance.now();
+      const out = f();
+      stages[k]!.push(performance.now() - t);
+      return out;
+    };
+    time('luma', () => frameLuma(frames[i]!));
+    const shift = time('motion', () => estimateShift(lumas[i - 1]!, lumas[i]!, W, H, { noise: est.noise }));
+    last = time('noise', () => estimateNoiseMoving(lumas[i - 1]!, lumas[i]!, W, H, shift, last)).difference;
+    const ref = time('warp of the reference', () => (warpShift(variance, 1, H, W, shift), warpShift(lumas[i - 1]!, 1, H, W, shift)));
+    time('map', () => historyWeightMap(lumas[i]!, ref, variance, W, H, est.noise));
+  }
+}
+print(`estimator stages: ${Object.entries(stages).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')} ms/frame`);
 print(`auto vs model: ${pct(m['engine auto']!, m.model!)} (paired median ${(100 * paired('engine auto', 'model')).toFixed(1)} %); auto vs engine 0.2: ${pct(m['engine auto']!, m['engine 0.2']!)}; head vs model: ${pct(m.head!, m.model!)}; estimator ${m.estimator!.toFixed(1)} ms a frame on its own thread`);

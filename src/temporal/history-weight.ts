@@ -159,14 +159,31 @@ export function historyWeightMap(
   const ha = scratch.get('ha', n);
   const ps = new Float64Array(w + 1);
   const pa = new Float64Array(w + 1);
+  // Columns whose window lies inside the row (no clipping to compute).
+  const xa = Math.min(w, r);
+  const xb = Math.max(xa, w - r - 1);
   for (let yy = 0; yy < h; yy++) {
     const row = yy * w;
+    let s1 = 0;
+    let s2 = 0;
     for (let x = 0; x < w; x++) {
       const d = Math.fround(y[row + x]! - ref[row + x]!);
-      ps[x + 1] = ps[x]! + d;
-      pa[x + 1] = pa[x]! + Math.abs(d);
+      s1 += d;
+      s2 += Math.abs(d);
+      ps[x + 1] = s1;
+      pa[x + 1] = s2;
     }
-    for (let x = 0; x < w; x++) {
+    for (let x = 0; x < xa; x++) {
+      const hi = Math.min(w, x + r + 1);
+      const lo = Math.max(0, x - r);
+      hs[row + x] = (ps[hi]! - ps[lo]!) * invX[x]!;
+      ha[row + x] = (pa[hi]! - pa[lo]!) * invX[x]!;
+    }
+    for (let x = xa; x < xb; x++) {
+      hs[row + x] = (ps[x + r + 1]! - ps[x - r]!) * invX[x]!;
+      ha[row + x] = (pa[x + r + 1]! - pa[x - r]!) * invX[x]!;
+    }
+    for (let x = xb; x < w; x++) {
       const hi = Math.min(w, x + r + 1);
       const lo = Math.max(0, x - r);
       hs[row + x] = (ps[hi]! - ps[lo]!) * invX[x]!;
@@ -175,21 +192,29 @@ export function historyWeightMap(
   }
   const cs = new Float64Array(w);
   const ca = new Float64Array(w);
-  const add = (row: number, sign: 1 | -1): void => {
-    for (let x = 0, o = row * w; x < w; x++) {
-      cs[x] = cs[x]! + sign * hs[o + x]!;
-      ca[x] = ca[x]! + sign * ha[o + x]!;
+  for (let yy = 0; yy < Math.min(r, h); yy++)
+    for (let x = 0, o = yy * w; x < w; x++) {
+      cs[x] = cs[x]! + hs[o + x]!;
+      ca[x] = ca[x]! + ha[o + x]!;
     }
-  };
-  for (let yy = 0; yy < Math.min(r, h); yy++) add(yy, 1);
   const k = 2 * r + 1;
   const s = Math.max(sigma, minNoise);
   const perSpan = 1 / Math.max(1e-6, zChanged - zStatic);
   const absScale = 1 / ABS_SD;
+  // A local copy: an imported binding read in the loop is a module-cell load per pixel.
+  const absMean = ABS_MEAN;
   const map = new Float32Array(n);
   for (let yy = 0; yy < h; yy++) {
-    if (yy + r < h) add(yy + r, 1);
-    if (yy - r - 1 >= 0) add(yy - r - 1, -1);
+    if (yy + r < h)
+      for (let x = 0, o = (yy + r) * w; x < w; x++) {
+        cs[x] = cs[x]! + hs[o + x]!;
+        ca[x] = ca[x]! + ha[o + x]!;
+      }
+    if (yy - r - 1 >= 0)
+      for (let x = 0, o = (yy - r - 1) * w; x < w; x++) {
+        cs[x] = cs[x]! + -hs[o + x]!;
+        ca[x] = ca[x]! + -ha[o + x]!;
+      }
     const ky = invY[yy]!;
     for (let x = 0, i = yy * w; x < w; x++, i++) {
       // Noise of y − ref: one frame's plus the reference's. One division a pixel, not four
@@ -197,9 +222,9 @@ export function historyWeightMap(
       const sd = s * Math.sqrt(1 + refVar[i]!);
       const perSe = k / sd;
       const zSigned = Math.abs(Math.fround(cs[x]! * ky)) * perSe;
-      const zAbs = (Math.fround(ca[x]! * ky) - ABS_MEAN * sd) * perSe * absScale;
+      const zAbs = (Math.fround(ca[x]! * ky) - absMean * sd) * perSe * absScale;
       const t = (zChanged - (zSigned > zAbs ? zSigned : zAbs)) * perSpan;
-      map[i] = maxWeight * (t < 0 ? 0 : t > 1 ? 1 : t);
+      map[i] = maxWeight * Math.min(1, Math.max(0, t));
     }
   }
   return map;
@@ -236,6 +261,8 @@ export class HistoryWeightEstimator {
   readonly #scratch = new Scratch();
   /** The luma buffer of the frame before last, reused for the next frame's luma. */
   #spare: Float32Array | undefined;
+  /** The motion-compensated difference before last, reused for the next one. */
+  #spareDifference: Float32Array | undefined;
 
   constructor(opts: HistoryWeightOptions = {}) {
     this.options = { ...DEFAULTS, ...opts };
@@ -326,7 +353,10 @@ export class HistoryWeightEstimator {
     this.#spare = prev;
     const { block, quantile, noiseGate } = this.options;
     const motion = this.options.motion ? estimateShift(prev, y, w, h, { noise: this.noise }) : NO_SHIFT;
-    const { sigma, difference } = estimateNoiseMoving(prev, y, w, h, motion, this.#difference, { block, quantile });
+    const last = this.#difference;
+    const { sigma, difference } = estimateNoiseMoving(prev, y, w, h, motion, last, { block, quantile }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
+    // The difference before last is the next call's buffer (no fresh megabyte a frame).
+    this.#spareDifference = last;
     this.#difference = difference;
     // Smooth over time: one frame's quantile wobbles; a scene's noise does not.
     if (sigma !== undefined) this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;

@@ -115,33 +115,43 @@ function keys(x: number): number {
 }
 
 /**
- * One plane moved by `s` with Keys' bicubic (edges clamped): `out(x, y) = src(x + dx, y + dy)`,
- * and the noise gain of the warp (Σ weight², the variance a warped plane of white noise keeps).
- * Sharper than the bilinear warp of the state, so the difference it leaves on moving texture is
- * mostly aliasing, not interpolation blur.
+ * `cur − warp(prev)`, the plane moved by `s` with Keys' bicubic (edges clamped: `warp(x, y) =
+ * prev(x + dx, y + dy)`), into `out`; returns the noise gain of the warp (Σ weight², the variance
+ * a warped plane of white noise keeps). Sharper than the bilinear warp of the state, so the
+ * difference it leaves on moving texture is mostly aliasing, not interpolation blur. The warped
+ * plane is rounded to float32 before the subtraction (as if stored), `tmp` holds the horizontal
+ * pass.
  */
-export function warpCubic(src: Float32Array, h: number, w: number, s: Shift): { out: Float32Array; gain: number } {
+export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
   const ix = Math.floor(s.dx);
   const iy = Math.floor(s.dy);
   const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k));
   const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k));
   const gain = wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
-  const tmp = new Float32Array(h * w);
-  const cols = [0, 1, 2, 3].map((k) => Int32Array.from({ length: w }, (_, x) => Math.min(w - 1, Math.max(0, x + ix + k - 1))));
   const [a0, a1, a2, a3] = wx as [number, number, number, number];
-  const [c0, c1, c2, c3] = cols as [Int32Array, Int32Array, Int32Array, Int32Array];
+  const clamp = (x: number) => (x < 0 ? 0 : x > w - 1 ? w - 1 : x);
+  // Columns whose four taps lie inside the row take the loop without clamping.
+  const xa = Math.min(w, Math.max(0, 1 - ix));
+  const xb = Math.max(xa, Math.min(w, w - 2 - ix));
   for (let y = 0; y < h; y++) {
     const r = y * w;
-    for (let x = 0; x < w; x++) tmp[r + x] = a0 * src[r + c0[x]!]! + a1 * src[r + c1[x]!]! + a2 * src[r + c2[x]!]! + a3 * src[r + c3[x]!]!;
+    const edge = (x: number): void => {
+      const c = x + ix;
+      tmp[r + x] = a0 * prev[r + clamp(c - 1)]! + a1 * prev[r + clamp(c)]! + a2 * prev[r + clamp(c + 1)]! + a3 * prev[r + clamp(c + 2)]!;
+    };
+    for (let x = 0; x < xa; x++) edge(x);
+    const d = r + ix;
+    for (let x = xa; x < xb; x++) tmp[r + x] = a0 * prev[d + x - 1]! + a1 * prev[d + x]! + a2 * prev[d + x + 1]! + a3 * prev[d + x + 2]!;
+    for (let x = xb; x < w; x++) edge(x);
   }
-  const out = new Float32Array(h * w);
   const [b0, b1, b2, b3] = wy as [number, number, number, number];
+  const row = (y: number) => (y < 0 ? 0 : y > h - 1 ? h - 1 : y) * w;
   for (let y = 0; y < h; y++) {
-    const r = [0, 1, 2, 3].map((k) => Math.min(h - 1, Math.max(0, y + iy + k - 1)) * w) as [number, number, number, number];
+    const [r0, r1, r2, r3] = [row(y + iy - 1), row(y + iy), row(y + iy + 1), row(y + iy + 2)];
     const o = y * w;
-    for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r[0] + x]! + b1 * tmp[r[1] + x]! + b2 * tmp[r[2] + x]! + b3 * tmp[r[3] + x]!;
+    for (let x = 0; x < w; x++) out[o + x] = cur[o + x]! - Math.fround(b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!);
   }
-  return { out, gain };
+  return gain;
 }
 
 /** Tuning of {@link estimateNoiseMoving}. */
@@ -174,58 +184,54 @@ export function estimateNoiseMoving(
   s: Shift,
   last: Float32Array | undefined,
   opts: MovingNoiseOptions = {},
+  buffers: { into?: Float32Array; tmp?: Float32Array } = {},
 ): { sigma: number | undefined; difference: Float32Array } {
   const B = opts.block ?? 8;
   const still = isStill(s);
-  const { out: wp, gain } = still ? { out: prev, gain: 1 } : warpCubic(prev, h, w, s);
-  const difference = new Float32Array(w * h);
-  for (let i = 0; i < difference.length; i++) difference[i] = cur[i]! - wp[i]!;
+  const n2 = w * h;
+  const difference = buffers.into?.length === n2 && buffers.into !== last ? buffers.into : new Float32Array(n2);
+  let gain = 1;
+  if (still) for (let i = 0; i < n2; i++) difference[i] = cur[i]! - prev[i]!;
+  else gain = cubicDifference(prev, cur, h, w, s, buffers.tmp?.length === n2 ? buffers.tmp : new Float32Array(n2), difference);
   if (!last || last.length !== w * h) return { sigma: undefined, difference };
   // The last difference moved onto this frame, on the windows measured.
   const ix = Math.floor(s.dx);
   const iy = Math.floor(s.dy);
-  const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k)) as [number, number, number, number];
-  const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k)) as [number, number, number, number];
+  const [wx0, wx1, wx2, wx3] = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k)) as [number, number, number, number];
+  const [wy0, wy1, wy2, wy3] = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k)) as [number, number, number, number];
   const win = new Float32Array(B * B);
   const tmp = new Float32Array((B + 3) * B);
-  const warpWindow = (x0: number, y0: number): void => {
-    if (still) {
-      for (let y = 0; y < B; y++) win.set(last.subarray((y0 + y) * w + x0, (y0 + y) * w + x0 + B), y * B);
-      return;
-    }
-    for (let r = 0; r < B + 3; r++) {
-      const row = Math.min(h - 1, Math.max(0, y0 + iy - 1 + r)) * w;
-      for (let x = 0; x < B; x++) {
-        const c = x0 + x + ix;
-        tmp[r * B + x] =
-          wx[0] * last[row + Math.min(w - 1, Math.max(0, c - 1))]! + wx[1] * last[row + Math.min(w - 1, Math.max(0, c))]! + wx[2] * last[row + Math.min(w - 1, Math.max(0, c + 1))]! + wx[3] * last[row + Math.min(w - 1, Math.max(0, c + 2))]!;
-      }
-    }
-    for (let y = 0; y < B; y++) for (let x = 0; x < B; x++) win[y * B + x] = wy[0] * tmp[y * B + x]! + wy[1] * tmp[(y + 1) * B + x]! + wy[2] * tmp[(y + 2) * B + x]! + wy[3] * tmp[(y + 3) * B + x]!;
-  };
   const m = 3 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));
   const cols = Math.floor((w - 2 * m) / B);
   const rows = Math.floor((h - 2 * m) / B);
   if (cols < 1 || rows < 1) return { sigma: undefined, difference };
-  // Large frames: every k-th block each way (about 1500 blocks).
-  const k = Math.max(1, Math.round(Math.sqrt((cols * rows) / 1500)));
+  // Large frames: about 1500 blocks spread evenly (a fractional stride each way), plenty for a
+  // quantile; smaller frames use every block.
+  const kf = Math.max(1, Math.sqrt((cols * rows) / 1500));
+  const nr = Math.max(1, Math.round(rows / kf));
+  const nc = Math.max(1, Math.round(cols / kf));
   const variances: number[] = [];
   const n = B * B;
-  for (let bj = 0; bj < rows; bj += k)
-    for (let bi = 0; bi < cols; bi += k) {
-      const by = m + bj * B;
-      const bx = m + bi * B;
+  // The gradients of the grown block, kept for the second pass over the block itself.
+  const G = B + 4;
+  const gxs = new Float64Array(G * G);
+  const gys = new Float64Array(G * G);
+  for (let j = 0; j < nr; j++)
+    for (let i0 = 0; i0 < nc; i0++) {
+      const by = m + Math.floor((j * rows) / nr) * B;
+      const bx = m + Math.floor((i0 * cols) / nc) * B;
       // Residual motion of the block: one Lucas–Kanade step on the block grown by 2 pixels.
       let a = 0;
       let b = 0;
       let c = 0;
       let ex = 0;
       let ey = 0;
-      for (let y = by - 2; y < by + B + 2; y++)
-        for (let x = bx - 2; x < bx + B + 2; x++) {
-          const i = y * w + x;
+      for (let y = 0, g = 0; y < G; y++)
+        for (let x = 0, i = (by - 2 + y) * w + bx - 2; x < G; x++, i++, g++) {
           const gx = 0.5 * (cur[i + 1]! - cur[i - 1]!);
           const gy = 0.5 * (cur[i + w]! - cur[i - w]!);
+          gxs[g] = gx;
+          gys[g] = gy;
           const e = difference[i]!;
           a += gx * gx;
           b += gx * gy;
@@ -240,15 +246,30 @@ export function estimateNoiseMoving(
         dx = (c * ex - b * ey) / det;
         dy = (a * ey - b * ex) / det;
         const big = Math.max(Math.abs(dx), Math.abs(dy));
-        if (big > 1) [dx, dy] = [dx / big, dy / big];
+        if (big > 1) {
+          dx /= big;
+          dy /= big;
+        }
       }
-      warpWindow(bx, by);
-      let [sd, sq, sdq, mean] = [0, 0, 0, 0];
+      // The last difference moved onto this block. No clamping: the margin `m` keeps every tap
+      // inside the frame.
+      if (still) for (let y = 0; y < B; y++) win.set(last.subarray((by + y) * w + bx, (by + y) * w + bx + B), y * B);
+      else {
+        for (let r = 0; r < B + 3; r++) {
+          const row = (by + iy - 1 + r) * w + bx + ix;
+          for (let x = 0; x < B; x++) tmp[r * B + x] = wx0 * last[row + x - 1]! + wx1 * last[row + x]! + wx2 * last[row + x + 1]! + wx3 * last[row + x + 2]!;
+        }
+        for (let y = 0; y < B; y++)
+          for (let x = 0, t = y * B; x < B; x++, t++) win[t] = wy0 * tmp[t]! + wy1 * tmp[t + B]! + wy2 * tmp[t + 2 * B]! + wy3 * tmp[t + 3 * B]!;
+      }
+      let sd = 0;
+      let sq = 0;
+      let sdq = 0;
+      let mean = 0;
       for (let y = 0; y < B; y++)
-        for (let x = 0; x < B; x++) {
-          const i = (by + y) * w + bx + x;
-          const d = difference[i]! - 0.5 * (cur[i + 1]! - cur[i - 1]!) * dx - 0.5 * (cur[i + w]! - cur[i - w]!) * dy;
-          const q = win[y * B + x]!;
+        for (let x = 0, i = (by + y) * w + bx, g = (y + 2) * G + 2, t = y * B; x < B; x++, i++, g++, t++) {
+          const d = difference[i]! - gxs[g]! * dx - gys[g]! * dy;
+          const q = win[t]!;
           sd += d;
           sq += q;
           sdq += d * q;

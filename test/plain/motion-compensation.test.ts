@@ -15,7 +15,7 @@ import { deadLeaves, renderClip } from '../../src/eval/motion-clips.ts';
 import { resolveModel } from '../../src/runtime/model.ts';
 import { fromFloat16, toFloat16 } from '../../src/runtime/tensor.ts';
 import { withWarpHead, hasWarpHead, WARP_KERNEL } from '../../src/graph/warp-head.ts';
-import { HistoryWeightEstimator, frameLuma } from '../../src/temporal/history-weight.ts';
+import { HistoryWeightEstimator, estimateNoiseMoving, frameLuma } from '../../src/temporal/history-weight.ts';
 import { NO_SHIFT, enteringMask, estimateShift, warpHeadFeeds, warpShift, type Shift } from '../../src/temporal/motion.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
 import type { PlanarFrame } from '../../src/temporal/upscaler.ts';
@@ -44,6 +44,28 @@ test(`estimateShift: sub-pixel pans with known truth, within ${ACCURACY} pixel; 
   const still = frameLuma(degradeFrame(renderClip(pictures[0]![1], { motion: 'still', frames: 1, width: 224, height: 160 })[0]!, 0, { scale: 2 }));
   const noisy = (k: number) => Float32Array.from(still, (v, i) => v + gaussianNoise(still.length, 3, 4, k)[i]!);
   assert.deepEqual(estimateShift(noisy(0), noisy(1), 112, 80, { noise: 3 }), NO_SHIFT);
+});
+
+test('large frames (640×360, 1280×720: fewer rows and blocks measured): an analytic pan is found within 0.02 pixel and its noise within 15 %', () => {
+  // A smooth pattern with known sub-pixel motion: no aliasing, so the truth is exact.
+  const pattern = (x: number, y: number) => 128 + 40 * Math.sin(0.21 * x + 0.13 * y) + 30 * Math.cos(0.09 * x - 0.17 * y) + 15 * Math.sin(0.05 * x * 0.7 + 0.31 * y);
+  const v: Shift = { dx: 1.37, dy: -0.62 };
+  for (const [w, h] of [[640, 360], [1280, 720]] as const)
+    for (const sigma of [0, 3]) {
+      // cur(x, y) = prev(x + dx, y + dy): the content moves by (−dx, −dy) a frame.
+      const frame = (t: number) => {
+        const z = gaussianNoise(w * h, sigma, 5, t);
+        return Float32Array.from(z, (n, i) => pattern((i % w) + t * v.dx, Math.floor(i / w) + t * v.dy) + n);
+      };
+      const [f0, f1, f2] = [frame(0), frame(1), frame(2)];
+      const s = estimateShift(f0, f1, w, h, { noise: sigma });
+      assert.ok(Math.abs(s.dx - v.dx) < 0.02 && Math.abs(s.dy - v.dy) < 0.02, `${w}x${h} σ ${sigma}: (${s.dx.toFixed(3)}, ${s.dy.toFixed(3)})`);
+      const first = estimateNoiseMoving(f0, f1, w, h, s, undefined);
+      const read = estimateNoiseMoving(f1, f2, w, h, estimateShift(f1, f2, w, h, { noise: sigma }), first.difference).sigma!;
+      if (sigma === 0) assert.ok(read < 0.3, `${w}x${h} clean: read σ ${read}`);
+      // The third quartile of the blocks' readings (noise.ts) sits above σ on pure noise.
+      else assert.ok(Math.abs(read / sigma - 1) < 0.15, `${w}x${h} σ ${sigma}: read ${read.toFixed(2)}`);
+    }
 });
 
 test('warpShift: whole pixels copy with the edges clamped; a fraction is exact on a linear ramp; entering pixels are marked', () => {

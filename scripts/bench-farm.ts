@@ -7,11 +7,19 @@
  *
  *   npx tsx scripts/bench-farm.ts [--clip FILE] [--size 640x272] [--workers 1,2,3] [--chunk 60]
  *                                 [--preroll 32] [--threads N] [--codec x264] [--temporal auto]
+ *                                 [--noisy]
  *
  * The clip (default) is the film clip of ../shared (cuts at 90 and 210) scaled to --size, audio
  * and rotation kept; without ../shared, a generated clip with two cuts. Each worker gets
  * --threads ORT threads (default: the cores divided among the workers), so the machine's cores
  * are shared as a farm of small machines would have them.
+ *
+ * Each farm output is also compared with the single-process one, frame by frame (RGB 8-bit):
+ * the worst frame's PSNR and the largest sample difference (∞ and 0 where every frame is equal,
+ * as with FFV1 and chunks that start at cuts). `--noisy` makes the clip a single noisy, nearly
+ * still shot of 120 frames at --size (Mandelbrot under σ 12 temporal noise), the case where a
+ * pre-roll converges slowest under `--temporal auto`: run it with `--codec ffv1` to measure what
+ * `--preroll` gives (docs/farm.md).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,6 +41,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string' },
     codec: { type: 'string', default: 'x264' },
     temporal: { type: 'string', default: 'auto' },
+    noisy: { type: 'boolean', default: false },
   },
 });
 
@@ -45,6 +54,11 @@ const ff = locateFfmpeg().ffmpeg;
 /** The clip: given, the film clip scaled, or a generated one. */
 function clip(): string {
   if (a.clip) return path.resolve(a.clip);
+  if (a.noisy) {
+    const noisy = path.join(work, 'noisy.mkv');
+    execFileSync(ff, ['-v', 'error', '-f', 'lavfi', '-i', `mandelbrot=size=${a.size}:rate=24,noise=alls=12:allf=t+u`, '-frames:v', '120', '-c:v', 'ffv1', noisy]);
+    return noisy;
+  }
   const out = path.join(work, 'clip.mp4');
   const film = path.resolve(ROOT, '..', 'shared', 'video', 'issue-134-rotate.mp4');
   const [w, h] = a.size!.split('x');
@@ -73,6 +87,34 @@ function run(args: string[], report: string): Promise<VideoReport> {
   });
 }
 
+/** Frames of a video as 8-bit RGB. */
+function rgbFrames(file: string): Buffer[] {
+  const probe = execFileSync(ff.replace(/ffmpeg$/, 'ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file]).toString().trim();
+  const [w, h] = probe.split(',').map(Number) as [number, number];
+  const raw = execFileSync(ff, ['-v', 'error', '-noautorotate', '-i', file, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 2 ** 31 - 1 });
+  const size = w * h * 3;
+  return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
+}
+
+/** The worst frame's PSNR (dB) and the largest sample difference of `file` against `ref`. */
+function fidelity(file: string, ref: Buffer[]): string {
+  const got = rgbFrames(file);
+  if (got.length !== ref.length) return `${got.length} frames against ${ref.length}`;
+  let worst = Infinity;
+  let max = 0;
+  got.forEach((g, i) => {
+    const r = ref[i]!;
+    let se = 0;
+    for (let k = 0; k < g.length; k++) {
+      const d = Math.abs(g[k]! - r[k]!);
+      if (d > max) max = d;
+      se += d * d;
+    }
+    if (se > 0) worst = Math.min(worst, 10 * Math.log10((255 * 255 * g.length) / se));
+  });
+  return `${worst === Infinity ? '∞' : worst.toFixed(1)} dB, ${max}`;
+}
+
 /** Start n workers; each logs `done in S s (F fps)` per chunk. */
 async function workers(n: number, url: string, threads: number): Promise<{ procs: ChildProcess[]; logs: string[] }> {
   const procs: ChildProcess[] = [];
@@ -98,7 +140,8 @@ try {
   console.log(`clip ${src}, ${cores} cores, load ${load()}`);
   const single = await run(['upscale', src, '-o', path.join(work, 'single.mkv'), ...common], path.join(work, 'single.json'));
   console.log(`single process: ${single.frames} frames in ${single.elapsed.toFixed(1)} s = ${single.fps.toFixed(2)} fps`);
-  console.log('workers | threads each | wall s | fps | vs single | plan s | join s | chunks | pre-roll frames | chunk s (mean) | chunk fps (mean) | load');
+  const reference = rgbFrames(path.join(work, 'single.mkv'));
+  console.log('workers | threads each | wall s | fps | vs single | plan s | join s | chunks | pre-roll frames | chunk s (mean) | chunk fps (mean) | worst frame vs single, largest difference | load');
   for (const n of a.workers!.split(',').map(Number)) {
     const threads = a.threads !== undefined ? Number(a.threads) : Math.max(1, Math.floor(cores / n));
     const w = await workers(n, url, threads);
@@ -109,7 +152,7 @@ try {
     const mean = (k: 0 | 1): number => chunks.reduce((s, c) => s + c[k], 0) / Math.max(1, chunks.length);
     const f = r.farm!;
     console.log(
-      `${n} | ${threads} | ${r.elapsed.toFixed(1)} | ${r.fps.toFixed(2)} | ${((100 * r.fps) / single.fps).toFixed(0)}% | ${f.planSeconds.toFixed(2)} | ${f.joinSeconds.toFixed(2)} | ${f.chunks} | ${f.prerollFrames} | ${mean(0).toFixed(2)} | ${mean(1).toFixed(2)} | ${load()}`,
+      `${n} | ${threads} | ${r.elapsed.toFixed(1)} | ${r.fps.toFixed(2)} | ${((100 * r.fps) / single.fps).toFixed(0)}% | ${f.planSeconds.toFixed(2)} | ${f.joinSeconds.toFixed(2)} | ${f.chunks} | ${f.prerollFrames} | ${mean(0).toFixed(2)} | ${mean(1).toFixed(2)} | ${fidelity(out, reference)} | ${load()}`,
     );
   }
 } finally {

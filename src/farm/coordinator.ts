@@ -17,13 +17,12 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import { ExitCode, ParagonError, usageError, type ExitCodeName } from '../errors.ts';
 import { PARAGON_VERSION } from '../graph/model.ts';
 import { DEFAULT_MODEL, MODELS_DIR, resolveModel } from '../runtime/model.ts';
-import { containerFor } from '../video/containers.ts';
 import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { probeMedia } from '../video/probe.ts';
 import { writeReport, type UpscaleJobOptions } from '../pipeline/job.ts';
 import { muxSegments } from '../pipeline/mux.ts';
 import { Progress, type ProgressSink } from '../pipeline/progress.ts';
-import type { VideoReport } from '../pipeline/video.ts';
+import { videoTarget, type VideoReport } from '../pipeline/video.ts';
 import { chunkName, finishedChunk, type ChunkResult } from './chunk.ts';
 import { checkPlan, planId, readPlan, scanVideo, splitChunks, writePlan, type FarmPlan, type FarmSettings } from './plan.ts';
 import { checkRedis, connectionOf, parseQueueUrl, QUEUE_NAME, watchRedis } from './redis.ts';
@@ -92,11 +91,7 @@ const within = (p: Promise<unknown>, ms: number): Promise<unknown> => Promise.ra
 export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
   const t0 = performance.now();
   const { input, output, signal } = opts;
-  const container = containerFor(output);
-  const ext = path.extname(output).toLowerCase();
-  const codec = opts.codec ?? container.defaultCodec;
-  if (!container.video.includes(codec)) throw usageError(`--codec ${codec} cannot go into ${ext} (use ${container.video.join(', ')})`);
-  if (path.resolve(input) === path.resolve(output)) throw usageError(`${output}: the output would replace the input; choose another name`);
+  const { ext, codec } = videoTarget(opts);
   if (opts.frames) throw usageError('--frames cannot be used with --queue (the farm upscales whole videos)');
   const chunkFrames = opts.chunkFrames ?? DEFAULT_CHUNK_FRAMES;
   const preroll = opts.preroll ?? DEFAULT_PREROLL;

@@ -97,15 +97,24 @@ export function parseFrames(spec: string): { from: number; to: number | undefine
   return { from, to };
 }
 
+/**
+ * The output's extension and codec for a video job, checked before any work: the codec must fit
+ * the container, and the output must not be the input (usage errors otherwise).
+ */
+export function videoTarget(opts: Pick<UpscaleJobOptions, 'input' | 'output' | 'codec'>): { ext: string; codec: VideoCodec } {
+  const container = containerFor(opts.output);
+  const ext = path.extname(opts.output).toLowerCase();
+  const codec = opts.codec ?? container.defaultCodec;
+  if (!container.video.includes(codec)) throw usageError(`--codec ${codec} cannot go into ${ext} (use ${container.video.join(', ')})`);
+  if (path.resolve(opts.input) === path.resolve(opts.output)) throw usageError(`${opts.output}: the output would replace the input; choose another name`);
+  return { ext, codec };
+}
+
 /** Upscale a video file (`opts.input`) into `opts.output`. */
 export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport> {
   const t0 = performance.now();
   const { input, output, signal } = opts;
-  const container = containerFor(output);
-  const ext = path.extname(output).toLowerCase();
-  const codec = opts.codec ?? container.defaultCodec;
-  if (!container.video.includes(codec)) throw usageError(`--codec ${codec} cannot go into ${ext} (use ${container.video.join(', ')})`);
-  if (path.resolve(input) === path.resolve(output)) throw usageError(`${output}: the output would replace the input; choose another name`);
+  const { ext, codec } = videoTarget(opts);
   const range = opts.frames ?? { from: 0, to: undefined };
   const segmentFrames = opts.checkpoint ?? DEFAULT_SEGMENT_FRAMES;
   if (!(Number.isInteger(segmentFrames) && segmentFrames > 0)) throw usageError(`--checkpoint ${segmentFrames}: expected a frame count ≥ 1`);

@@ -20,6 +20,7 @@ import { QUEUE_NAME } from '../../src/farm/redis.ts';
 import { planId, splitChunks, type FarmPlan } from '../../src/farm/plan.ts';
 import { PARAGON_VERSION } from '../../src/graph/model.ts';
 import { locateFfmpeg } from '../../src/video/ffmpeg.ts';
+import { has } from '../helpers/ffmpeg-features.ts';
 import { ffmpeg, ffprobe, videoPts } from '../helpers/media.ts';
 import { needShared, shared } from '../helpers/shared.ts';
 import { decodeAll, needModel, packetHashes } from '../ffmpeg/upscale-helpers.ts';
@@ -246,7 +247,8 @@ test('noisy shots, one long, on the farm under --temporal auto: chunks at cuts e
   await ffmpeg([
     '-f', 'lavfi', '-i', 'mandelbrot=size=96x64:rate=24,noise=alls=12:allf=t+u', '-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=24,noise=alls=12:allf=t+u',
     '-filter_complex', '[0]trim=end_frame=24[a];[1]trim=end_frame=72,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1,setpts=(N+floor(N/3))/(24*TB)',
-    '-fps_mode', 'passthrough', '-c:v', 'ffv1', clip,
+    // -fps_mode arrived in ffmpeg 5.1; older builds (the npm-installed one) spell it -vsync.
+    (await has({ option: 'fps_mode' })) ? '-fps_mode' : '-vsync', 'passthrough', '-c:v', 'ffv1', clip,
   ]);
   // (A fixed weight W converges faster, by W^K: docs/farm.md; the film test runs W 0.2 at cuts.)
   for (const [weight, preroll] of [['auto', '32']] as const) {

@@ -16,6 +16,7 @@ import { copyFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'n
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { lacking } from '../helpers/ffmpeg-features.ts';
 import { ffmpeg, ffprobe, videoPts } from '../helpers/media.ts';
 import { ROOT } from '../helpers/shared.ts';
 import { needModel, packetHashes } from './upscale-helpers.ts';
@@ -159,7 +160,11 @@ test('SIGINT inside the first segment (FFV1): exit 130, one line, every finished
   assert.notEqual(a[0]!.split(',').at(-1), b[0]!.split(',').at(-1), 'the first frame after the seam uses the saved state');
 });
 
-test('SIGTERM right after the scene cut, inside a later segment (x264): exit 143; the open segment is encoded again from its lossless spool, same packets', { skip: needModel }, async () => {
+// The last segment here is 2 frames: an mp4 muxer that ends the edit list before the last frame
+// (the npm-installed 2018 ffmpeg) drops one of them, in the uninterrupted run as well.
+const editList = await lacking({ behaviour: 'mp4-enc-time-base' });
+
+test('SIGTERM right after the scene cut, inside a later segment (x264): exit 143; the open segment is encoded again from its lossless spool, same packets', { skip: needModel || editList }, async () => {
   const rep = await stopAndResume('x264', 'later', 'frame=30', 'SIGTERM', { code: 143, line: savedLine('later'), savedAtLeast: 31 });
   assert.equal(rep.reencodedFrames, rep.resumedFrames % 16, 'the frames of the open segment came from the spool');
   // The reset after the cut survives the resume.

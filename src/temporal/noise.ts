@@ -24,36 +24,45 @@ export const ABS_MEAN = Math.sqrt(2 / Math.PI);
 export const ABS_SD = Math.sqrt(1 - 2 / Math.PI);
 
 /**
+ * The `quantile` of the block means of |`value`(i)| over the `block`² blocks of a `w × h` frame
+ * that lie `margin` pixels inside it, blocks whose mean of `a` is near black or white set aside
+ * (clipping hides noise there) unless no other is left; undefined when there is no block.
+ */
+function blockQuantile(a: Float32Array, w: number, h: number, block: number, quantile: number, margin: number, value: (i: number) => number): number | undefined {
+  const stats: number[] = [];
+  const fallback: number[] = [];
+  const n = block * block;
+  for (let by = margin; by + block <= h - margin; by += block) {
+    for (let bx = margin; bx + block <= w - margin; bx += block) {
+      let sv = 0;
+      let sy = 0;
+      for (let y = by; y < by + block; y++)
+        for (let x = bx; x < bx + block; x++) {
+          const i = y * w + x;
+          sv += Math.abs(value(i));
+          sy += a[i]!;
+        }
+      const mean = sy / n;
+      (mean > 12 && mean < 243 ? stats : fallback).push(sv / n);
+    }
+  }
+  const pool = stats.length > 0 ? stats : fallback;
+  if (pool.length === 0) return undefined;
+  pool.sort((p, q) => p - q);
+  return pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+}
+
+/**
  * Noise σ (luma levels) of two consecutive frames from their difference: the `quantile` of the
  * block means of |a − b| over blocks of `block`² pixels, converted under the model "the block
  * holds only independent Gaussian noise of σ in each frame". Blocks near black or white are
  * skipped (clipping hides noise there). Returns 0 for identical frames.
  */
 export function estimateNoise(a: Float32Array, b: Float32Array, w: number, h: number, block = 8, quantile = 0.1): number {
-  const stats: number[] = [];
-  const fallback: number[] = [];
-  for (let by = 0; by + block <= h; by += block) {
-    for (let bx = 0; bx + block <= w; bx += block) {
-      let sd = 0;
-      let sy = 0;
-      for (let y = by; y < by + block; y++)
-        for (let x = bx; x < bx + block; x++) {
-          const i = y * w + x;
-          sd += Math.abs(a[i]! - b[i]!);
-          sy += a[i]!;
-        }
-      const n = block * block;
-      const mean = sy / n;
-      (mean > 12 && mean < 243 ? stats : fallback).push(sd / n);
-    }
-  }
-  const pool = stats.length > 0 ? stats : fallback;
-  if (pool.length === 0) return 0;
-  pool.sort((p, q) => p - q);
-  const q = pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+  const q = blockQuantile(a, w, h, block, quantile, 0, (i) => a[i]! - b[i]!);
+  if (q === undefined) return 0;
   // The q-quantile of a block mean of |N(0, 2σ²)| sits z_q standard errors below its mean.
-  const zq = normalQuantile(quantile);
-  const perSigmaD = ABS_MEAN + (zq * ABS_SD) / block;
+  const perSigmaD = ABS_MEAN + (normalQuantile(quantile) * ABS_SD) / block;
   return q / Math.max(1e-6, perSigmaD) / Math.SQRT2;
 }
 
@@ -64,29 +73,10 @@ export function estimateNoise(a: Float32Array, b: Float32Array, w: number, h: nu
  * does not: the complement of {@link estimateNoise}.
  */
 export function estimateNoiseSpatial(a: Float32Array, w: number, h: number, block = 8, quantile = 0.1): number {
-  const stats: number[] = [];
-  const fallback: number[] = [];
-  for (let by = 1; by + block <= h - 1; by += block) {
-    for (let bx = 1; bx + block <= w - 1; bx += block) {
-      let sl = 0;
-      let sy = 0;
-      for (let y = by; y < by + block; y++)
-        for (let x = bx; x < bx + block; x++) {
-          const i = y * w + x;
-          const l =
-            a[i - w - 1]! - 2 * a[i - w]! + a[i - w + 1]! - 2 * a[i - 1]! + 4 * a[i]! - 2 * a[i + 1]! + a[i + w - 1]! - 2 * a[i + w]! + a[i + w + 1]!;
-          sl += Math.abs(l);
-          sy += a[i]!;
-        }
-      const n = block * block;
-      const mean = sy / n;
-      (mean > 12 && mean < 243 ? stats : fallback).push(sl / n);
-    }
-  }
-  const pool = stats.length > 0 ? stats : fallback;
-  if (pool.length === 0) return 0;
-  pool.sort((p, q) => p - q);
-  const q = pool[Math.min(pool.length - 1, Math.floor(quantile * pool.length))]!;
+  const laplacian = (i: number): number =>
+    a[i - w - 1]! - 2 * a[i - w]! + a[i - w + 1]! - 2 * a[i - 1]! + 4 * a[i]! - 2 * a[i + 1]! + a[i + w - 1]! - 2 * a[i + w]! + a[i + w + 1]!;
+  const q = blockQuantile(a, w, h, block, quantile, 1, laplacian);
+  if (q === undefined) return 0;
   return q / Math.max(1e-6, ABS_MEAN + (normalQuantile(quantile) * ABS_SD) / block) / 6;
 }
 

@@ -17,6 +17,13 @@ export interface ProgressEvent {
   readonly eta: number | null;
   /** Seconds since the run began. */
   readonly elapsed: number;
+  /**
+   * `'planning'` while a farm job scans the video before any chunk runs (frames then counts the
+   * frames scanned); absent while frames are upscaled.
+   */
+  readonly phase?: 'planning';
+  /** Farm jobs: the workers running chunks now. */
+  readonly workers?: number;
 }
 
 /** One image of an image or folder job, finished. */
@@ -61,7 +68,9 @@ export type JobWork<R> = (hooks: { readonly signal: AbortSignal; readonly emit: 
 
 /**
  * A running job. Await it for the report; iterate it for its events (from the start, whenever the
- * iteration begins; the iteration ends when the job does and throws its error if it failed).
+ * iteration begins; the iteration ends when the job does and throws its error if it failed). While
+ * no iteration runs, consecutive progress events are kept as the latest one only, so a long job
+ * nobody iterates (the CLI reads `onProgress`) holds no growing list of them.
  * `cancel()` or the options' `signal` stop it: it then rejects with a ParagonError of code 130
  * (`ExitCode.interrupted`), after cleaning up (no partial output at the final path; a video keeps
  * its finished segments for `resume`). Disposing (`await using`) cancels a job still running and
@@ -74,6 +83,8 @@ export class UpscaleJob<R> implements PromiseLike<R>, AsyncIterable<UpscaleEvent
   readonly #events: UpscaleEvent[] = [];
   /** Iterations waiting for the next event or the end. */
   readonly #waiting = new Set<() => void>();
+  /** Iterations running now. */
+  #iterating = 0;
   #settled = false;
 
   constructor(work: JobWork<R>, opts: { readonly signal?: AbortSignal | undefined; readonly onProgress?: ((e: UpscaleEvent) => void) | undefined } = {}) {
@@ -82,7 +93,9 @@ export class UpscaleJob<R> implements PromiseLike<R>, AsyncIterable<UpscaleEvent
     if (outer?.aborted) stop();
     else outer?.addEventListener('abort', stop, { once: true });
     const emit = (e: UpscaleEvent): void => {
-      this.#events.push(e);
+      const last = this.#events.length - 1;
+      if (this.#iterating === 0 && e.event === 'progress' && this.#events[last]?.event === 'progress') this.#events[last] = e;
+      else this.#events.push(e);
       this.#wakeAll();
       opts.onProgress?.(e);
     };
@@ -109,10 +122,15 @@ export class UpscaleJob<R> implements PromiseLike<R>, AsyncIterable<UpscaleEvent
 
   async *[Symbol.asyncIterator](): AsyncIterator<UpscaleEvent> {
     let i = 0;
-    for (;;) {
-      while (i < this.#events.length) yield this.#events[i++]!;
-      if (this.#settled) break;
-      await new Promise<void>((resolve) => this.#waiting.add(resolve));
+    this.#iterating++;
+    try {
+      for (;;) {
+        while (i < this.#events.length) yield this.#events[i++]!;
+        if (this.#settled) break;
+        await new Promise<void>((resolve) => this.#waiting.add(resolve));
+      }
+    } finally {
+      this.#iterating--;
     }
     await this.result;
   }

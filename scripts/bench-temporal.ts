@@ -36,7 +36,7 @@ import { withWarpHead } from '../src/graph/warp-head.ts';
 import { rolesOf } from '../src/temporal/roles.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
-import { estimateShift, warpHeadFeeds, warpShift, type Shift } from '../src/temporal/motion.ts';
+import { estimateShift, isStill, warpHeadFeeds, warpShift } from '../src/temporal/motion.ts';
 import { estimateNoiseMoving } from '../src/temporal/noise.ts';
 import type { PlanarFrame } from '../src/temporal/upscaler.ts';
 
@@ -74,7 +74,7 @@ const decided = frames.map((f) => {
   const map = est.next(f);
   return { map, shift: est.shift, ms: performance.now() - t };
 });
-print(`${W}x${H}, ${count} frames, model ${model ?? 'bundled default'}, noise read ${est.noise.toFixed(2)}, history moved on ${decided.filter((d) => d.shift.dx !== 0 || d.shift.dy !== 0).length} frames`);
+print(`${W}x${H}, ${count} frames, model ${model ?? 'bundled default'}, noise read ${est.noise.toFixed(2)}, history moved on ${decided.filter((d) => !isStill(d.shift)).length} frames`);
 
 const resolved = await resolveModel(model, { mode: 'video' });
 
@@ -90,7 +90,7 @@ async function graph(head: boolean): Promise<number> {
     const fd: Record<string, FeedTensor> = { [roles.input]: wire(f.rgb.slice(), [1, 3, H, W]) };
     fd[roles.alpha!] = head && d.map !== 0 ? wire(d.map.slice(), [1, 1, H, W]) : wire(Float32Array.of(i === 0 ? 0 : 0.2), [1, 1, 1, 1]);
     if (i === 0) fd[roles.prev!] = wire(new Float32Array(C * W * H), [1, C, H, W]);
-    if (head) Object.assign(fd, warpHeadFeeds(C, H, W, d.map !== 0 ? d.shift : ({ dx: 0, dy: 0 } as Shift)));
+    if (head) Object.assign(fd, warpHeadFeeds(C, H, W, d.shift));
     return fd;
   };
   const carry = { input: roles.prev!, output: roles.feature! };

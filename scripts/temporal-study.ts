@@ -39,6 +39,7 @@ import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/ev
 import { chartSvg } from '../src/eval/chart.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
+import { isStill } from '../src/temporal/motion.ts';
 import { deadLeaves, renderClip, type CameraMotion, type ClipSpec } from '../src/eval/motion-clips.ts';
 import { decodeFrames } from '../src/video/decode.ts';
 import { framePlanes } from '../src/video/frame.ts';
@@ -152,7 +153,7 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
     const out = await up.process(lr, map !== undefined ? { alpha: map } : {});
     ms += performance.now() - t0;
     const alpha = still ? map : twin?.next(lr);
-    if (twin && (twin.shift.dx !== 0 || twin.shift.dy !== 0)) moved++;
+    if (twin && !isStill(twin.shift)) moved++;
     if (i > 0) weightSum += alpha === undefined ? (weight as number) : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
     scorer.push(out, gts[i]!);
   }

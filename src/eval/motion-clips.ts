@@ -15,6 +15,7 @@
  */
 import type { RgbImage } from '../image/io.ts';
 import { imresize } from '../image/resize.ts';
+import { keys } from '../temporal/noise.ts';
 import { mulberry32 } from './degrade.ts';
 
 /** How the camera moves. */
@@ -35,13 +36,6 @@ export interface ClipSpec {
   readonly density?: number;
 }
 
-/** Keys' cubic convolution weight (a = −0.5), as MATLAB's bicubic. */
-function cubic(x: number): number {
-  const a = Math.abs(x);
-  if (a <= 1) return 1.5 * a * a * a - 2.5 * a * a + 1;
-  if (a < 2) return -0.5 * a * a * a + 2.5 * a * a - 4 * a + 2;
-  return 0;
-}
 
 /** Bicubic sample of plane `p` (h × w) at (x, y) in pixel-centre coordinates, edges clamped. */
 function sample(p: Float32Array, off: number, w: number, h: number, x: number, y: number): number {
@@ -50,9 +44,9 @@ function sample(p: Float32Array, off: number, w: number, h: number, x: number, y
   let s = 0;
   for (let j = -1; j <= 2; j++) {
     const yy = Math.min(h - 1, Math.max(0, y0 + j));
-    const wy = cubic(y - (y0 + j));
+    const wy = keys(y - (y0 + j));
     let r = 0;
-    for (let i = -1; i <= 2; i++) r += cubic(x - (x0 + i)) * p[off + yy * w + Math.min(w - 1, Math.max(0, x0 + i))]!;
+    for (let i = -1; i <= 2; i++) r += keys(x - (x0 + i)) * p[off + yy * w + Math.min(w - 1, Math.max(0, x0 + i))]!;
     s += wy * r;
   }
   return s;

@@ -22,8 +22,9 @@ export const WARP_STARTS = 'paragon_warp_starts';
 export const WARP_ENDS = 'paragon_warp_ends';
 export const WARP_KERNEL = 'paragon_warp_kernel';
 
-const PREV = /prev|hidden|state|history/i;
-const ALPHA = /alpha|weight/i;
+/** Names of a video graph's history input and history-weight input (temporal/roles.ts reads them too). */
+export const HISTORY_INPUT = /prev|hidden|state|history/i;
+export const WEIGHT_INPUT = /alpha|weight/i;
 
 /**
  * The model with the warp head on its history input, or undefined when it cannot take one: not a
@@ -36,8 +37,8 @@ export function withWarpHead(bytes: Uint8Array): Uint8Array | undefined {
   const g = m.graph;
   const inits = new Set(g.initializers.map((t) => t.name));
   const inputs = g.inputs.filter((v) => !inits.has(v.name));
-  const prev = inputs.find((v) => PREV.test(v.name));
-  const alpha = inputs.find((v) => v !== prev && ALPHA.test(v.name));
+  const prev = inputs.find((v) => HISTORY_INPUT.test(v.name));
+  const alpha = inputs.find((v) => v !== prev && WEIGHT_INPUT.test(v.name));
   const channels = prev?.dims?.[1];
   if (opset < 11 || !prev || !alpha || typeof channels !== 'number' || inputs.some((v) => v.name.startsWith('paragon_'))) return undefined;
   if (prev.elemType !== DataType.FLOAT && prev.elemType !== DataType.FLOAT16) return undefined;

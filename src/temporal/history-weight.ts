@@ -270,7 +270,10 @@ export class HistoryWeightEstimator {
     if (!(m >= 0 && m < 1)) throw new RangeError(`maxWeight ${m} must be in [0, 1)`);
   }
 
-  /** The noise σ (luma levels 0–255) measured so far; 0 before the second frame. */
+  /**
+   * The noise σ (luma levels 0–255) measured so far in this shot: 0 until its third frame (the
+   * reading needs two consecutive differences), and again after a cut or a change of size.
+   */
   get noise(): number {
     return Math.sqrt(this.#noiseVar ?? 0);
   }
@@ -352,7 +355,7 @@ export class HistoryWeightEstimator {
     }
     this.#spare = prev;
     const { block, quantile, noiseGate } = this.options;
-    const motion = this.options.motion ? estimateShift(prev, y, w, h, { noise: this.noise }) : NO_SHIFT;
+    const motion = this.options.motion ? estimateShift(prev, y, w, h, { noise: this.noise, buffer: this.#scratch.get('motion', w * h) }) : NO_SHIFT;
     const last = this.#difference;
     const { sigma, difference } = estimateNoiseMoving(prev, y, w, h, motion, last, { block, quantile }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
     // The difference before last is the next call's buffer (no fresh megabyte a frame).

@@ -167,6 +167,8 @@ export interface MotionOptions {
   readonly maxShift?: number;
   /** Noise σ of the frames in luma levels, when known (sets the robust thresholds). */
   readonly noise?: number;
+  /** Work space of at least w × h floats, reused from frame to frame (else one is allocated). */
+  readonly buffer?: Float32Array;
 }
 
 /**
@@ -217,12 +219,12 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   let s: Shift = best;
   if (levels > 1) {
     const L = pyr[1]!;
-    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, true);
+    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, true, opts.buffer);
     s = { dx: 2 * s.dx, dy: 2 * s.dy };
-  } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false);
+  } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false, opts.buffer);
   // Every other row; on large frames fewer still (about 15 000 pixels per row step squared:
   // 640×360 takes every fourth row, still 57 000 equations for two unknowns).
-  s = refine(prev, cur, w, h, s, sigma, 2, levels > 1 ? Math.max(2, Math.round(Math.sqrt((w * h) / 15_000))) : 1, true);
+  s = refine(prev, cur, w, h, s, sigma, 2, levels > 1 ? Math.max(2, Math.round(Math.sqrt((w * h) / 15_000))) : 1, true, opts.buffer);
   if (Math.abs(s.dx) < 0.05 && Math.abs(s.dy) < 0.05) return NO_SHIFT;
   return s;
 }
@@ -232,7 +234,7 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
  * of `cur` and of `prev` warped, Tukey weights on the residual so that what moves otherwise does
  * not count; each step at most one pixel, every `rowStep`-th row.
  */
-function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0: Shift, sigma: number, iterations: number, rowStep: number, tukey: boolean): Shift {
+function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0: Shift, sigma: number, iterations: number, rowStep: number, tukey: boolean, buffer?: Float32Array): Shift {
   let s = s0;
   // Huber weights from afar (they converge from half a pixel off on any texture); with `tukey`, the
   // last iteration uses Tukey's biweight at 4.685 deviations of the difference (as the one before
@@ -240,7 +242,8 @@ function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0:
   // counts for nothing, however sharp its edges.
   let sd = Math.max(1, sigma) * Math.SQRT2;
   const huber = 2.5 * sd;
-  const warped = new Float32Array(w * h);
+  // Every value read below is written first in the same iteration, so a reused buffer is as good as a fresh one.
+  const warped = buffer && buffer.length >= w * h ? buffer.subarray(0, w * h) : new Float32Array(w * h);
   for (let it = 0; it < iterations; it++) {
     // Only the rows the equations read (each used row and its neighbours) are warped.
     const m = 2 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));

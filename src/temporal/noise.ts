@@ -96,8 +96,8 @@ export function normalQuantile(p: number): number {
 }
 
 
-/** Keys' cubic convolution weight (a = −0.5). */
-function keys(x: number): number {
+/** Keys' cubic convolution weight (a = −0.5), as MATLAB's bicubic. */
+export function keys(x: number): number {
   const a = Math.abs(x);
   if (a <= 1) return 1.5 * a * a * a - 2.5 * a * a + 1;
   if (a < 2) return -0.5 * a * a * a + 2.5 * a * a - 4 * a + 2;

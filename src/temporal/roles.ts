@@ -7,6 +7,7 @@
  * - `standard`: input → output.
  */
 import { modelError } from '../errors.ts';
+import { HISTORY_INPUT, WEIGHT_INPUT } from '../graph/warp-head.ts';
 import type { ValueInfo, WireType } from '../runtime/protocol.ts';
 
 /** How the orchestrator drives a model. */
@@ -23,8 +24,8 @@ export interface Roles {
   readonly types: Readonly<Record<string, WireType>>;
 }
 
-const PREV = /prev|hidden|state|history/i;
-const ALPHA = /alpha|weight/i;
+const PREV = HISTORY_INPUT;
+const ALPHA = WEIGHT_INPUT;
 const FEAT = /feat/i;
 
 function wireType(file: string, v: ValueInfo): WireType {

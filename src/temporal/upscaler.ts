@@ -16,9 +16,8 @@
  */
 import { ParagonError, isParagonError } from '../errors.ts';
 import type { ModelSession } from '../runtime/session.ts';
-import type { FeedTensor } from '../runtime/protocol.ts';
+import type { FeedTensor, WireTensor } from '../runtime/protocol.ts';
 import { float32Of, hasNonFinite, wire } from '../runtime/tensor.ts';
-import type { WireTensor } from '../runtime/protocol.ts';
 import type { ModelInfo } from '../runtime/model-info.ts';
 import { blit, crop, cropRows, packedFromPlanar, reflectPad, roundUp, type Rect } from './planes.ts';
 import { rolesOf, type Roles } from './roles.ts';

@@ -42,7 +42,10 @@ test(`estimateShift: sub-pixel pans with known truth, within ${ACCURACY} pixel; 
       }
     }
   const still = frameLuma(degradeFrame(renderClip(pictures[0]![1], { motion: 'still', frames: 1, width: 224, height: 160 })[0]!, 0, { scale: 2 }));
-  const noisy = (k: number) => Float32Array.from(still, (v, i) => v + gaussianNoise(still.length, 3, 4, k)[i]!);
+  const noisy = (k: number) => {
+    const z = gaussianNoise(still.length, 3, 4, k);
+    return Float32Array.from(still, (v, i) => v + z[i]!);
+  };
   assert.deepEqual(estimateShift(noisy(0), noisy(1), 112, 80, { noise: 3 }), NO_SHIFT);
 });
 

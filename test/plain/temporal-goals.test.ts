@@ -21,7 +21,7 @@ const FRAMES = 8;
 
 /**
  * Mean scores of each clip through one engine of `historyWeight` (a cut starts each clip: no
- * history across clips, the noise estimate kept, as in one video of several shots of one source).
+ * history across clips, the noise read afresh for each, as in one video of several shots).
  */
 async function scores(clips: RgbImage[][], noise: number, historyWeight: number | 'auto'): Promise<MeanScores[]> {
   await using up = await openUpscaler(undefined, { mode: 'video', historyWeight, device: 'cpu' });

@@ -49,7 +49,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'paragon.js');
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const work = mkdtempSync(path.join(os.tmpdir(), 'paragon-bench-farm-'));
-const ff = locateFfmpeg().ffmpeg;
+const tools = locateFfmpeg();
+const ff = tools.ffmpeg;
 
 /** The clip: given, the film clip scaled, or a generated one. */
 function clip(): string {
@@ -89,7 +90,7 @@ function run(args: string[], report: string): Promise<VideoReport> {
 
 /** Frames of a video as 8-bit RGB. */
 function rgbFrames(file: string): Buffer[] {
-  const probe = execFileSync(ff.replace(/ffmpeg$/, 'ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file]).toString().trim();
+  const probe = execFileSync(tools.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file]).toString().trim();
   const [w, h] = probe.split(',').map(Number) as [number, number];
   const raw = execFileSync(ff, ['-v', 'error', '-noautorotate', '-i', file, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 2 ** 31 - 1 });
   const size = w * h * 3;

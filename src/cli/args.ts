@@ -31,3 +31,11 @@ export function parseSize(v: string): [number, number] {
   return size;
 }
 
+
+/** Parse an integer flag of at least `min` (undefined when absent); anything else is a usage error. */
+export function intFlag(name: string, v: string | undefined, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw usageError(`--${name} ${v}: expected an integer ≥ ${min}`);
+  return n;
+}

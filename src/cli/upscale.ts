@@ -15,16 +15,8 @@ import { parseDevice } from '../runtime/devices.ts';
 import { upscale } from '../api/upscale.ts';
 import { parseFrames } from '../pipeline/video.ts';
 import { VIDEO_CODECS, type VideoCodec } from '../video/containers.ts';
-import { rejectUnknownFlags } from './args.ts';
+import { intFlag, rejectUnknownFlags } from './args.ts';
 import { claimInterrupt, interrupted } from './interrupt.ts';
-
-/** Parse a non-negative integer flag. */
-function intFlag(name: string, v: string | undefined, min = 0): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw usageError(`--${name} ${v}: expected an integer ≥ ${min}`);
-  return n;
-}
 
 /** `--temporal auto|W` / `--no-temporal` → history weight (undefined = the default, auto). */
 function historyWeight(v: string | boolean | undefined): number | 'auto' | undefined {

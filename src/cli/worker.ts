@@ -9,8 +9,7 @@ import { defineCommand } from 'citty';
 import { usageError } from '../errors.ts';
 import { parseDevice } from '../runtime/devices.ts';
 import { startFarmWorker } from '../api/farm.ts';
-import { parseQueueUrl } from '../farm/redis.ts';
-import { rejectUnknownFlags } from './args.ts';
+import { intFlag, rejectUnknownFlags } from './args.ts';
 import { claimInterrupt, interrupted } from './interrupt.ts';
 
 const argsDef = {
@@ -25,14 +24,6 @@ const argsDef = {
   name: { type: 'string', description: "This worker's name in the coordinator's progress and logs (default HOST-PID)" },
 } as const;
 
-/** Parse a positive integer flag. */
-function positive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw usageError(`--${name} ${v}: expected an integer ≥ 1`);
-  return n;
-}
-
 export default defineCommand({
   meta: {
     name: 'worker',
@@ -41,10 +32,9 @@ export default defineCommand({
   args: argsDef,
   async run({ args, rawArgs }) {
     rejectUnknownFlags(rawArgs, argsDef);
-    parseQueueUrl(args.queue);
-    const concurrency = positive('concurrency', args.concurrency) ?? 1;
-    const threads = positive('threads', args.threads);
-    const stallTimeout = positive('stall-timeout', args['stall-timeout']);
+    const concurrency = intFlag('concurrency', args.concurrency, 1) ?? 1;
+    const threads = intFlag('threads', args.threads, 1);
+    const stallTimeout = intFlag('stall-timeout', args['stall-timeout'], 1);
     const onStop = args['on-stop'] ?? 'finish';
     if (onStop !== 'finish' && onStop !== 'requeue') throw usageError(`--on-stop ${onStop}: expected finish or requeue`);
     const log = (line: string): void => void process.stderr.write(`paragon: ${line}\n`);

@@ -24,7 +24,7 @@ import { muxSegments } from '../pipeline/mux.ts';
 import { Progress, type ProgressSink } from '../pipeline/progress.ts';
 import { videoTarget, type VideoReport } from '../pipeline/video.ts';
 import { chunkName, finishedChunk, type ChunkResult } from './chunk.ts';
-import { checkPlan, planId, readPlan, scanVideo, splitChunks, writePlan, type FarmPlan, type FarmSettings } from './plan.ts';
+import { checkPlan, PLAN_VERSION, planId, readPlan, scanVideo, splitChunks, writePlan, type FarmPlan, type FarmSettings } from './plan.ts';
 import { checkRedis, connectionOf, parseQueueUrl, QUEUE_NAME, watchRedis } from './redis.ts';
 import { FARM_DIR, RefusedPath, Storage } from './storage.ts';
 import type { ChunkJobData, ChunkProgress } from './worker.ts';
@@ -110,7 +110,7 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
   const key = sha256(path.resolve(output)).slice(0, 16);
   const dir = await storage.jobDir(key, true);
   const st = await stat(input);
-  const want = { version: 1 as const, producer: PARAGON_VERSION, input: { path: inputRel, bytes: st.size, mtimeMs: st.mtimeMs }, ext, settings, chunkFrames, preroll };
+  const want = { version: PLAN_VERSION, producer: PARAGON_VERSION, input: { path: inputRel, bytes: st.size, mtimeMs: st.mtimeMs }, ext, settings, chunkFrames, preroll };
   let plan = await readPlan(dir).catch((e: unknown) => {
     if (!(e instanceof RefusedPath)) throw e;
     log(`${dir}: unreadable plan (${e.message}); planning anew`);
@@ -146,10 +146,8 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     const scan = new Progress(sink, info.video.nbFrames, 0, 'planning');
     const s = await scanVideo(info, { tools, signal, onFrame: () => scan.tick() });
     scan.end();
-    const { version, producer, ...rest } = want;
-    const body = { version, producer, ...rest, frames: s.frames, pts: s.pts, cuts: s.cuts, chunks: splitChunks(s.frames, s.cuts, chunkFrames, preroll) };
-    // The id goes third, where checkPlan expects it; it hashes everything else.
-    plan = checkPlan({ version, producer, id: planId(body), ...rest, frames: body.frames, pts: body.pts, cuts: body.cuts, chunks: body.chunks });
+    const body = { ...want, frames: s.frames, pts: s.pts, cuts: s.cuts, chunks: splitChunks(s.frames, s.cuts, chunkFrames, preroll) };
+    plan = checkPlan({ ...body, id: planId(body) });
     await writePlan(dir, plan);
     done = new Map();
   }
@@ -253,15 +251,17 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
         }
         show();
       };
-      const timer = setInterval(() => {
+      // One poll at a time, whether the clock or a finished chunk starts it.
+      const kick = (): void => {
         if (busy || settled) return;
         busy = true;
         poll().then(
           () => (busy = false),
           () => (busy = false),
         );
-      }, 1000);
-      events.on('completed', () => void (!busy && !settled && poll()));
+      };
+      const timer = setInterval(kick, 1000);
+      events.on('completed', kick);
     });
   } finally {
     watch?.stop();

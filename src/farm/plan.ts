@@ -27,7 +27,7 @@ import type { MediaInfo } from '../video/probe.ts';
 import { RefusedPath } from './storage.ts';
 
 /** Version of the plan format. */
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 1 as const;
 
 /** The settings every worker runs a chunk with (what changes the output frames or their encoding). */
 export interface FarmSettings {

@@ -164,7 +164,7 @@ export async function startWorker(opts: FarmWorkerOptions): Promise<FarmWorker> 
     name,
     lockDuration: stall,
     stalledInterval: Math.max(1000, stall / 2),
-    // A machine dying more than twice under the same chunk says more about the chunk.
+    // A machine dying more than three times under the same chunk says more about the chunk.
     maxStalledCount: 3,
     autorun: false,
   });

@@ -21,7 +21,7 @@ import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { probeMedia } from '../video/probe.ts';
 import { writeReport, type UpscaleJobOptions } from '../pipeline/job.ts';
 import { muxSegments } from '../pipeline/mux.ts';
-import { Progress, type ProgressSink } from '../pipeline/progress.ts';
+import { Progress, progressLines, progressSink } from '../pipeline/progress.ts';
 import { videoTarget, type VideoReport } from '../pipeline/video.ts';
 import { chunkName, finishedChunk, type ChunkResult } from './chunk.ts';
 import { checkPlan, PLAN_VERSION, planId, readPlan, scanVideo, splitChunks, writePlan, type FarmPlan, type FarmSettings } from './plan.ts';
@@ -135,12 +135,7 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
   } else if (opts.resume) log(`${output}: nothing to resume on the farm; starting from the beginning`);
 
   let progress: Progress | undefined;
-  const lines = opts.progressLines ?? (opts.progress ? undefined : opts.log);
-  const sink: ProgressSink = {
-    mode: opts.bar ? 'bar' : lines ? 'lines' : opts.progress ? 'json' : 'none',
-    text: opts.bar ?? ((t) => lines?.(t)),
-    ...(opts.progress ? { json: opts.progress } : {}),
-  };
+  const sink = progressSink(opts);
   const tPlan = performance.now();
   if (!plan) {
     const scan = new Progress(sink, info.video.nbFrames, 0, 'planning');
@@ -322,7 +317,7 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
     },
   };
   opts.progress?.({ event: 'done', frames, fps: report.fps, elapsed: report.elapsed });
-  lines?.(`${output}: ${frames} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps on the farm, ${p.cuts.length} scene cuts`);
+  progressLines(opts)?.(`${output}: ${frames} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps on the farm, ${p.cuts.length} scene cuts`);
   if (opts.report) await writeReport(opts.report, report);
   return report;
 }

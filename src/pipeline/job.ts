@@ -12,6 +12,7 @@ import { openUpscaler } from '../temporal/open.ts';
 import type { UpscalerStats } from '../temporal/upscaler.ts';
 import type { VideoCodec } from '../video/containers.ts';
 import { IMAGE_EXTENSIONS, isImagePath, planFolder, prepareItem, saveItem, singleOutput, type ImageItem } from './images.ts';
+import { progressLines } from './progress.ts';
 import { isVideoPath, upscaleVideo, type VideoReport } from './video.ts';
 
 /** Options of {@link runUpscale} (the `paragon upscale` flags). */
@@ -107,7 +108,7 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | V
     return report;
   }
   const log = opts.log ?? (() => undefined);
-  const progressLines = opts.progressLines ?? (opts.progress ? undefined : opts.log);
+  const lines = progressLines(opts);
 
   let items: ImageItem[];
   const failedEarly: ItemReport[] = [];
@@ -146,7 +147,7 @@ export async function runUpscale(opts: UpscaleJobOptions): Promise<JobReport | V
     if (r.status === 'failed' && !single) log(r.error!);
     opts.progress?.({ event: 'item', index: results.length, total, ...r });
     if (r.status !== 'failed')
-      progressLines?.(`[${results.length}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
+      lines?.(`[${results.length}/${total}] ${r.status} ${r.output}${r.status === 'written' ? ` (${(r.ms / 1000).toFixed(1)} s)` : ''}`);
   };
 
   // A three-stage pipeline: item i+1 decodes (sharp's threads) and item i-1 encodes while item i

@@ -42,6 +42,27 @@ export interface ProgressSink {
   readonly text?: (text: string) => void;
 }
 
+/** The progress outputs of a job's options (pipeline/job.ts `UpscaleJobOptions`). */
+export interface ProgressOutputs {
+  readonly progress?: ((event: Record<string, unknown>) => void) | undefined;
+  readonly progressLines?: ((line: string) => void) | undefined;
+  readonly log?: ((line: string) => void) | undefined;
+  readonly bar?: ((text: string) => void) | undefined;
+}
+
+/** Where progress lines go: `progressLines`, else the log unless the caller takes JSON events. */
+export const progressLines = (o: ProgressOutputs): ((line: string) => void) | undefined => o.progressLines ?? (o.progress ? undefined : o.log);
+
+/** The sink of a video job's progress: a bar, else lines, else JSON events only. */
+export function progressSink(o: ProgressOutputs): ProgressSink {
+  const lines = progressLines(o);
+  return {
+    mode: o.bar ? 'bar' : lines ? 'lines' : o.progress ? 'json' : 'none',
+    text: o.bar ?? ((t) => lines?.(t)),
+    ...(o.progress ? { json: o.progress } : {}),
+  };
+}
+
 /** Tracks frames done and reports them in the chosen mode. */
 export class Progress {
   readonly #sink: ProgressSink;

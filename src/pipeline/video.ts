@@ -19,7 +19,7 @@ import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { probeMedia } from '../video/probe.ts';
 import type { UpscaleJobOptions } from './job.ts';
 import { muxSegments, removeStalePartials } from './mux.ts';
-import { Progress, type ProgressSink } from './progress.ts';
+import { Progress, progressLines, progressSink } from './progress.ts';
 import { Checkpoint, type RunIdentity } from './resume.ts';
 import { PlanePool } from './stages.ts';
 import { favourThreads } from '../runtime/priority.ts';
@@ -170,12 +170,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
   const cp = await Checkpoint.open(output, identity, { resume: opts.resume === true, segmentFrames, notice });
   await removeStalePartials(output);
   const run = new VideoRun(opts, { tools, info, up, cp, codec, range, ext, notice, pool, commitMs, hook });
-  const lines = opts.progressLines ?? (opts.progress ? undefined : opts.log);
-  const sink: ProgressSink = {
-    mode: opts.bar ? 'bar' : lines ? 'lines' : opts.progress ? 'json' : 'none',
-    text: opts.bar ?? ((t) => lines?.(t)),
-    ...(opts.progress ? { json: opts.progress } : {}),
-  };
+  const sink = progressSink(opts);
   // The total for the bar and ETA: the container's frame count, else an estimate from the duration.
   const rate = info.video.avgFrameRate;
   const estimate = info.duration !== undefined && rate ? Math.round((info.duration * rate[0]) / rate[1]) : undefined;
@@ -250,7 +245,7 @@ export async function upscaleVideo(opts: UpscaleJobOptions): Promise<VideoReport
     elapsed: round(elapsed, 3),
   };
   opts.progress?.({ event: 'done', frames: report.frames, fps: report.fps, elapsed: report.elapsed });
-  lines?.(`${output}: ${done} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps, ${report.sceneCuts.length} scene cuts`);
+  progressLines(opts)?.(`${output}: ${done} frames, ${report.outputWidth}x${report.outputHeight}, ${report.fps.toFixed(2)} fps, ${report.sceneCuts.length} scene cuts`);
   return report;
 }
 

@@ -12,12 +12,11 @@
  * starts at a scene cut holds the single-machine run's frames.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ParagonError, mediaError, modelError } from '../errors.ts';
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
-import { MODELS_DIR } from '../runtime/model.ts';
+import { bundledModelFile } from '../runtime/model.ts';
 import { openUpscaler } from '../temporal/open.ts';
 import type { PackedFrame, TemporalUpscaler } from '../temporal/upscaler.ts';
 import { decodeFrames, type Frame } from '../video/decode.ts';
@@ -139,7 +138,7 @@ export async function plannedModel(storage: Storage, plan: FarmPlan): Promise<st
   const m = plan.settings.model;
   let file: string | undefined;
   if ('name' in m) {
-    file = ['.safetensors', '.onnx'].map((e) => path.join(MODELS_DIR, m.name + e)).find((f) => existsSync(f));
+    file = bundledModelFile(m.name);
     if (!file) throw modelError(m.name, 'this worker has no bundled model of that name');
   } else file = await storage.resolve(m.path, 'model');
   const sha = await sha256Of(file).catch((e: unknown) => {

@@ -10,13 +10,12 @@
  * the others queued again under the same job ids (re-submission is idempotent).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { ExitCode, ParagonError, usageError, type ExitCodeName } from '../errors.ts';
 import { PARAGON_VERSION } from '../graph/model.ts';
-import { DEFAULT_MODEL, MODELS_DIR, resolveModel } from '../runtime/model.ts';
+import { bundledModelFile, DEFAULT_MODEL, resolveModel } from '../runtime/model.ts';
 import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { probeMedia } from '../video/probe.ts';
 import { writeReport, type UpscaleJobOptions } from '../pipeline/job.ts';
@@ -52,7 +51,7 @@ const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b
 async function farmSettings(opts: FarmJobOptions, storage: Storage, codec: FarmSettings['codec']): Promise<FarmSettings> {
   const spec = opts.model ?? DEFAULT_MODEL;
   const isFile = /\.(safetensors|onnx)$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
-  const file = isFile ? spec : ['.safetensors', '.onnx'].map((e) => path.join(MODELS_DIR, spec + e)).find((f) => existsSync(f));
+  const file = isFile ? spec : bundledModelFile(spec);
   if (!file) throw new ParagonError('model', 'not a model file nor a bundled model', { file: spec });
   const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
     throw new ParagonError('model', e.code === 'ENOENT' ? 'no such model file' : `cannot read: ${e.code ?? e}`, { file });

@@ -51,16 +51,19 @@ export async function resolveModel(spec: string | undefined, opts: ResolveOption
   return file.endsWith('.onnx') ? fromOnnx(file, opts) : fromCheckpoint(file, opts);
 }
 
+/** The file of the bundled model `name` in `dir` (its checkpoint, else its ONNX), if there is one. */
+export function bundledModelFile(name: string, dir = MODELS_DIR): string | undefined {
+  return ['.safetensors', '.onnx'].map((ext) => path.join(dir, name + ext)).find((f) => existsSync(f));
+}
+
 function locate(spec: string, dir: string): string {
   if (/\.(safetensors|onnx)$/i.test(spec) || spec.includes('/') || spec.includes(path.sep)) {
     if (!existsSync(spec)) throw modelError(spec, 'no such model file');
     if (!/\.(safetensors|onnx)$/i.test(spec)) throw modelError(spec, 'expected a .safetensors checkpoint or an .onnx model');
     return spec;
   }
-  for (const ext of ['.safetensors', '.onnx']) {
-    const p = path.join(dir, spec + ext);
-    if (existsSync(p)) return p;
-  }
+  const bundled = bundledModelFile(spec, dir);
+  if (bundled) return bundled;
   const known = bundledModels(dir);
   throw modelError(spec, `not a model file nor a bundled model (bundled: ${known.length ? known.join(', ') : 'none installed'})`);
 }

@@ -10,7 +10,7 @@ import { openUpscaler } from '../temporal/open.ts';
 import type { TemporalUpscaler } from '../temporal/upscaler.ts';
 import { loadCheckpoint, readModelBytes } from '../weights/load.ts';
 import { VARIANTS, type ArchSpec, type Variant } from '../weights/types.ts';
-import { writeAtomically } from './write.ts';
+import { writeAtomically } from '../pipeline/write.ts';
 
 /** Options of {@link convert}. */
 export interface ConvertOptions {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
 import { usageError } from '../errors.ts';
-import { writeAtomically } from '../api/write.ts';
+import { writeAtomically } from '../pipeline/write.ts';
 import { bundledModels, DEFAULT_MODEL } from '../runtime/model.ts';
 import type { Device } from '../runtime/devices.ts';
 import { benchEnv } from '../bench/env.ts';

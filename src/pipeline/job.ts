@@ -3,7 +3,7 @@
  * model once, run every item, report each bad item in one line and carry on, write a JSON report,
  * and fail at the end (exit 4) when any item failed.
  */
-import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, ParagonError, mediaError } from '../errors.ts';
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
@@ -13,6 +13,7 @@ import type { UpscalerStats } from '../temporal/upscaler.ts';
 import type { VideoCodec } from '../video/containers.ts';
 import { IMAGE_EXTENSIONS, isImagePath, planFolder, prepareItem, saveItem, singleOutput, type ImageItem } from './images.ts';
 import { progressLines } from './progress.ts';
+import { writeAtomically } from './write.ts';
 import { isVideoPath, upscaleVideo, type VideoReport } from './video.ts';
 
 /** Options of {@link runUpscale} (the `paragon upscale` flags). */
@@ -216,16 +217,12 @@ export async function inputKind(input: string): Promise<'folder' | 'image' | 'vi
   return isImagePath(input) && !isVideoPath(input) ? 'image' : 'video';
 }
 
-/** Write JSON via temp file + rename, like the images. */
+/** Write the JSON report whole or not at all (a failure is a media error, exit 4). */
 export async function writeReport(file: string, report: unknown): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`);
-    await rename(tmp, file);
-  } catch (e) {
-    throw new ParagonError('media', `cannot write report: ${(e as NodeJS.ErrnoException).code ?? e}`, { file, cause: e });
-  }
+  await writeAtomically(file, `${JSON.stringify(report, null, 2)}\n`, { makeDir: true }).catch((e: unknown) => {
+    const cause = e instanceof ParagonError ? e.cause : e;
+    throw new ParagonError('media', `cannot write report: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { file, cause });
+  });
 }
 
 /** A promise's outcome as a value, so a prefetched failure is not an unhandled rejection. */

@@ -1,5 +1,5 @@
 /**
- * Files the API (and the CLI) write whole or not at all: a temporary file beside the target,
+ * Files paragon writes whole or not at all (converted models, reports, benchmark results): a temporary file beside the target,
  * renamed over it when complete, so a failure never leaves half a file at the final path.
  */
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';

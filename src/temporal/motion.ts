@@ -122,26 +122,48 @@ function warpRow(src: Float32Array, base: number, h: number, w: number, t: RowTa
  * entered): 1 there, 0 elsewhere. The warp gives them the clamped edge, which is no history.
  */
 export function enteringMask(h: number, w: number, s: Shift): Uint8Array {
-  const m = new Uint8Array(h * w);
-  if (isStill(s)) return m;
-  for (let y = 0; y < h; y++) {
-    const outY = y + s.dy < 0 || y + s.dy > h - 1;
-    for (let x = 0; x < w; x++) if (outY || x + s.dx < 0 || x + s.dx > w - 1) m[y * w + x] = 1;
-  }
+  const m = new Uint8Array(h * w).fill(1);
+  const { x0, x1, y0, y1 } = insideSpan(h, w, s);
+  for (let y = y0; y < y1; y++) m.fill(0, y * w + x0, y * w + x1);
   return m;
 }
 
-/** Half-size plane by 2×2 means (odd last row / column dropped). */
-function halve(a: Float32Array, w: number, h: number): { p: Float32Array; w: number; h: number } {
+/** Set to 0 the values of an `h × w` map where {@link enteringMask} is 1. */
+export function zeroEntering(map: Float32Array, h: number, w: number, s: Shift): void {
+  const { x0, x1, y0, y1 } = insideSpan(h, w, s);
+  if (x0 >= x1 || y0 >= y1) return void map.fill(0, 0, h * w);
+  map.fill(0, 0, y0 * w);
+  for (let y = y0; y < y1; y++) {
+    map.fill(0, y * w, y * w + x0);
+    map.fill(0, y * w + x1, (y + 1) * w);
+  }
+  map.fill(0, y1 * w, h * w);
+}
+
+/** The pixels whose source `(x + dx, y + dy)` lies inside the frame: columns [x0, x1), rows [y0, y1). */
+function insideSpan(h: number, w: number, s: Shift): { x0: number; x1: number; y0: number; y1: number } {
+  // x + dx ≥ 0 and x + dx ≤ w − 1, in integers.
+  const x0 = Math.min(w, Math.max(0, Math.ceil(-s.dx)));
+  const x1 = Math.max(x0, Math.min(w, Math.floor(w - 1 - s.dx) + 1));
+  const y0 = Math.min(h, Math.max(0, Math.ceil(-s.dy)));
+  const y1 = Math.max(y0, Math.min(h, Math.floor(h - 1 - s.dy) + 1));
+  return { x0, x1, y0, y1 };
+}
+
+/**
+ * Half-size plane by 2×2 means (odd last row / column dropped): `⌊w/2⌋ × ⌊h/2⌋`, into `into` when
+ * it has that size. The first level of {@link estimateShift}'s pyramid.
+ */
+export function halvePlane(a: Float32Array, w: number, h: number, into?: Float32Array): Float32Array {
   const w2 = w >> 1;
   const h2 = h >> 1;
-  const p = new Float32Array(w2 * h2);
+  const p = into?.length === w2 * h2 ? into : new Float32Array(w2 * h2);
   for (let y = 0; y < h2; y++) {
     const r0 = 2 * y * w;
     const r1 = r0 + w;
     for (let x = 0; x < w2; x++) p[y * w2 + x] = 0.25 * (a[r0 + 2 * x]! + a[r0 + 2 * x + 1]! + a[r1 + 2 * x]! + a[r1 + 2 * x + 1]!);
   }
-  return { p, w: w2, h: h2 };
+  return p;
 }
 
 /** Mean of min(|cur(x, y) − prev(x + dx, y + dy)|, t) over the overlap (integer shift), every `step`-th row. */
@@ -161,12 +183,22 @@ function truncatedCost(prev: Float32Array, cur: Float32Array, w: number, h: numb
   return s / n;
 }
 
+/**
+ * Frames of this many pixels (2¹⁷) and more are large: {@link estimateShift} gives them fewer
+ * equations (their count, not the frame's size, sets the precision) and no whole-pixel search at
+ * half resolution, and the history-weight estimator measures them on their 2×2 means: the cost
+ * per pixel falls where the model's time per frame is largest.
+ */
+export const LARGE_FRAME = 1 << 17;
+
 /** Tuning of {@link estimateShift}. */
 export interface MotionOptions {
   /** Largest shift searched, in pixels of the frame (default 32). */
   readonly maxShift?: number;
   /** Noise σ of the frames in luma levels, when known (sets the robust thresholds). */
   readonly noise?: number;
+  /** Both frames' 2×2 means ({@link halvePlane}), when the caller has them: not made again. */
+  readonly half?: { readonly prev: Float32Array; readonly cur: Float32Array };
   /** Work space of at least w × h floats, reused from frame to frame (else one is allocated). */
   readonly buffer?: Float32Array;
 }
@@ -185,23 +217,28 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   while (pyr.length < 4) {
     const top = pyr.at(-1)!;
     if (Math.min(top.w, top.h) < 48) break;
-    const a = halve(top.p, top.w, top.h);
-    const b = halve(top.q, top.w, top.h);
-    pyr.push({ p: a.p, q: b.p, w: a.w, h: a.h });
+    // The first level from the caller when it has it (the same 2×2 means).
+    const given = pyr.length === 1 ? opts.half : undefined;
+    pyr.push({ p: given?.cur ?? halvePlane(top.p, top.w, top.h), q: given?.prev ?? halvePlane(top.q, top.w, top.h), w: top.w >> 1, h: top.h >> 1 });
   }
   const levels = pyr.length;
   const top = pyr[levels - 1]!;
+  const large = w * h >= LARGE_FRAME;
   const r = Math.max(1, Math.ceil((opts.maxShift ?? 32) / 2 ** (levels - 1)));
   let best = { dx: 0, dy: 0 };
-  let bestCost = truncatedCost(top.q, top.p, top.w, top.h, 0, 0, t, 1);
+  // A large frame's top level (at least 80×45) is searched on every other row.
+  const topStep = large ? 2 : 1;
+  let bestCost = truncatedCost(top.q, top.p, top.w, top.h, 0, 0, t, topStep);
   for (let dy = -r; dy <= r; dy++)
     for (let dx = -r; dx <= r; dx++) {
       // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
-      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, 1) + 0.02 * (Math.abs(dx) + Math.abs(dy));
+      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep) + 0.02 * (Math.abs(dx) + Math.abs(dy));
       if (c < bestCost) [best, bestCost] = [{ dx, dy }, c];
     }
-  // Down to half resolution; the full resolution's whole pixel is Lucas–Kanade's to find.
-  for (let l = levels - 2; l >= 1; l--) {
+  // Down to half resolution (a large frame's to a quarter: Lucas–Kanade at half resolution starts
+  // within a pixel); the full resolution's whole pixel is Lucas–Kanade's to find.
+  const lowest = large && levels > 2 ? 2 : 1;
+  for (let l = levels - 2; l >= lowest; l--) {
     const L = pyr[l]!;
     const cx = 2 * best.dx;
     const cy = 2 * best.dy;
@@ -216,15 +253,17 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   // Sub-pixel: Lucas–Kanade around the integer answer at half resolution, then two steps at full
   // resolution (every other row: plenty of equations for two unknowns), each ending on Tukey's
   // biweight.
+  if (lowest === 2) best = { dx: 2 * best.dx, dy: 2 * best.dy };
   let s: Shift = best;
   if (levels > 1) {
     const L = pyr[1]!;
-    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, 1, true, opts.buffer);
+    s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, large ? 2 : 1, true, opts.buffer);
     s = { dx: 2 * s.dx, dy: 2 * s.dy };
   } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false, opts.buffer);
-  // Every other row; on large frames fewer still (about 15 000 pixels per row step squared:
-  // 640×360 takes every fourth row, still 57 000 equations for two unknowns).
-  s = refine(prev, cur, w, h, s, sigma, 2, levels > 1 ? Math.max(2, Math.round(Math.sqrt((w * h) / 15_000))) : 1, true, opts.buffer);
+  // Every other row; on larger frames fewer still (about 15 000 pixels per row step squared), and
+  // on large ones about 30 000 equations for the two unknowns (640×360: every seventh row).
+  const rowStep = large ? Math.floor((w * h) / 30_000) : levels > 1 ? Math.max(2, Math.round(Math.sqrt((w * h) / 15_000))) : 1;
+  s = refine(prev, cur, w, h, s, sigma, 2, rowStep, true, opts.buffer);
   if (Math.abs(s.dx) < 0.05 && Math.abs(s.dy) < 0.05) return NO_SHIFT;
   return s;
 }

@@ -35,9 +35,9 @@ import type { FeedTensor } from '../src/runtime/protocol.ts';
 import { withWarpHead } from '../src/graph/warp-head.ts';
 import { rolesOf } from '../src/temporal/roles.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
-import { HistoryWeightEstimator, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
-import { estimateShift, isStill, warpHeadFeeds, warpShift } from '../src/temporal/motion.ts';
-import { estimateNoiseMoving } from '../src/temporal/noise.ts';
+import { HistoryWeightEstimator, doubleMap, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
+import { estimateShift, halvePlane, isStill, LARGE_FRAME, warpHeadFeeds, warpShift, zeroEntering } from '../src/temporal/motion.ts';
+import { cubicDifference, estimateNoiseMoving } from '../src/temporal/noise.ts';
 import type { PlanarFrame } from '../src/temporal/upscaler.ts';
 
 const { values: a } = parseArgs({
@@ -131,10 +131,16 @@ print(`medians: ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join
 const pct = (x: number, y: number) => `${x > y ? '+' : ''}${((100 * (x - y)) / y).toFixed(1)} %`;
 const paired = (k: string, ref: string) => median(rows[k]!.map((v, i) => v / rows[ref]![i]! - 1));
 // Where the estimator's time goes: each stage of HistoryWeightEstimator.next alone, on the same
-// frames (medians over the frames of three passes).
-const stages: Record<string, number[]> = { luma: [], motion: [], noise: [], 'warp of the reference': [], map: [] };
+// frames, as it runs them (large frames: on the half plane, the map then spread over the frame;
+// medians over the frames of three passes).
+const stages: Record<string, number[]> = { luma: [], motion: [], noise: [], 'warp of the reference': [], map: [], spread: [] };
+const half = W * H >= LARGE_FRAME;
+const [w2, h2] = half ? [W >> 1, H >> 1] : [W, H];
 const lumas = frames.map((f) => frameLuma(f));
-const variance = new Float32Array(W * H).fill(1.5);
+const planes = half ? lumas.map((y) => halvePlane(y, W, H)) : lumas;
+const variance = new Float32Array(w2 * h2).fill(1.5);
+const tmp = new Float32Array(w2 * h2);
+const warped = new Float32Array(w2 * h2);
 for (let pass = 0; pass < 3; pass++) {
   let last: Float32Array | undefined;
   for (let i = 1; i < frames.length; i++) {
@@ -144,11 +150,22 @@ for (let pass = 0; pass < 3; pass++) {
       stages[k]!.push(performance.now() - t);
       return out;
     };
-    time('luma', () => frameLuma(frames[i]!));
-    const shift = time('motion', () => estimateShift(lumas[i - 1]!, lumas[i]!, W, H, { noise: est.noise }));
-    last = time('noise', () => estimateNoiseMoving(lumas[i - 1]!, lumas[i]!, W, H, shift, last)).difference;
-    const ref = time('warp of the reference', () => (warpShift(variance, 1, H, W, shift), warpShift(lumas[i - 1]!, 1, H, W, shift)));
-    time('map', () => historyWeightMap(lumas[i]!, ref, variance, W, H, est.noise));
+    time('luma', () => (half ? halvePlane(frameLuma(frames[i]!), W, H) : frameLuma(frames[i]!)));
+    const given = half ? { half: { prev: planes[i - 1]!, cur: planes[i]! } } : {};
+    const shift = time('motion', () => estimateShift(lumas[i - 1]!, lumas[i]!, W, H, { noise: est.noise, ...given }));
+    const s = half ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
+    last = time('noise', () => estimateNoiseMoving(planes[i - 1]!, planes[i]!, w2, h2, s, last)).difference;
+    const ref = time('warp of the reference', () => {
+      warpShift(variance, 1, h2, w2, s);
+      if (!half) return warpShift(planes[i - 1]!, 1, h2, w2, s);
+      cubicDifference(planes[i - 1]!, undefined, h2, w2, s, tmp, warped);
+      return warped;
+    });
+    const map = time('map', () => historyWeightMap(planes[i]!, ref, variance, w2, h2, est.noise));
+    time('spread', () => {
+      const full = half ? doubleMap(map, w2, h2, W, H) : map;
+      zeroEntering(full, H, W, shift);
+    });
   }
 }
 print(`estimator stages: ${Object.entries(stages).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')} ms/frame`);

@@ -95,6 +95,12 @@ async function clipFrames(name: string): Promise<RgbImage[]> {
         const pic = await readImage(path.join(flag('wallpapers', WALLPAPERS), picture.slice(5)));
         return renderClip(pic, { ...move, frames: 24, width: 640, height: 360, density: 2 });
       }
+      if (picture.startsWith('wallhd_')) {
+        // High definition: 1280×720 frames (640×360 input, where the estimator works on the half
+        // plane) at the picture's own scale, or less where it is smaller.
+        const pic = await readImage(path.join(flag('wallpapers', WALLPAPERS), picture.slice(7)));
+        return renderClip(pic, { ...move, frames: 24, width: 1280, height: 720, density: Math.min(1, (pic.width - 64) / 1280, (pic.height - 64) / 720) });
+      }
       const pic = picture === 'leaves' ? deadLeaves(400, 320, 5) : await readImage(path.join(SHARED, 'images', 'set5', 'hr', `${picture}.png`));
       // Frames a margin inside the picture (the pans move about 20 pixels), multiples of 8.
       const size = (n: number, cap: number) => Math.min(cap, Math.floor((n - 48) / 8) * 8);
@@ -116,6 +122,12 @@ async function generated(): Promise<string[]> {
   return pictures.flatMap((p) => Object.keys(MOTIONS).map((m) => `${p}-${m}`));
 }
 
+/** The clip names `hd` stands for: the wallpapers at 1280×720 (640×360 input). */
+async function hd(): Promise<string[]> {
+  const walls = await readdir(flag('wallpapers', WALLPAPERS)).catch(() => [] as string[]);
+  return WALLS.filter((f) => walls.includes(f)).flatMap((f) => Object.keys(MOTIONS).map((m) => `wallhd_${f}-${m}`));
+}
+
 interface Row {
   clip: string;
   noise: number;
@@ -133,15 +145,18 @@ interface Row {
 
 /** Run one method over a clip's LR frames through the frame engine and score it. */
 async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
-  const auto = method === 'auto';
+  // 'auto-full': auto measuring large frames on the frame itself, not on its half plane.
+  const full = method === 'auto-full';
+  const auto = method === 'auto' || full;
+  const tuning = full ? { halfFrom: Infinity } : {};
   // 'auto-still': the same weight maps without motion compensation (the history left where it
   // was), fed to an engine of fixed weight: what motion compensation buys.
   const still = method === 'auto-still';
   const weight = auto ? 'auto' : still ? 0.9 : Number(method);
-  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu: { intraOpThreads: threads } });
+  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, weightOptions: tuning, device: 'cpu', cpu: { intraOpThreads: threads } });
   // A twin of the engine's estimator, fed the same frames, to report what it decided (its maps
   // are the engine's: same code, same frames).
-  const twin = auto || still ? new HistoryWeightEstimator({ motion: auto }) : undefined;
+  const twin = auto || still ? new HistoryWeightEstimator({ ...tuning, motion: auto }) : undefined;
   const scorer = new SequenceScorer({ border: 4 });
   let weightSum = 0;
   let moved = 0;
@@ -221,7 +236,7 @@ function barChart(bars: { label: string; clean?: number; noisy?: number; still?:
 async function main(): Promise<void> {
   const from = flag('from', '');
   if (from) return summary(from.split(','), flag('out', ''));
-  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : [c])))).flat();
+  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
   const methods = list('methods', '0,0.2,auto');
   const limit = Number(flag('frames', '0'));

@@ -50,8 +50,12 @@ export interface CarriedTotals {
   readonly lastPts: number | undefined;
 }
 
-/** The history-weight estimator's arrays (`--temporal auto`), in one file: prev | ref | refVar as present. */
-export const WEIGHT_PARTS = ['prev', 'ref', 'refVar', 'difference'] as const;
+/**
+ * The history-weight estimator's arrays (`--temporal auto`), in one file, in this order as
+ * present: each `width × height` except `frame` (`frameWidth × frameHeight`: the last frame's luma
+ * when the estimator measures large frames on their half plane).
+ */
+export const WEIGHT_PARTS = ['prev', 'ref', 'refVar', 'difference', 'frame'] as const;
 export type WeightPart = (typeof WEIGHT_PARTS)[number];
 
 /** `progress.json`. */
@@ -67,7 +71,15 @@ export interface Manifest extends CarriedTotals {
   /** Every frame of the range is in `segments`: only the join is left. */
   readonly complete: boolean;
   readonly state: { readonly file: string; readonly length: number } | null;
-  readonly weights: { readonly file: string; readonly width: number; readonly height: number; readonly noiseVar: number | null; readonly parts: WeightPart[] } | null;
+  readonly weights: {
+    readonly file: string;
+    readonly width: number;
+    readonly height: number;
+    readonly frameWidth?: number;
+    readonly frameHeight?: number;
+    readonly noiseVar: number | null;
+    readonly parts: WeightPart[];
+  } | null;
   readonly last: { readonly width: number; readonly height: number } | null;
   readonly stats: UpscalerStats;
   readonly device: string;
@@ -121,7 +133,7 @@ export function parseManifest(text: string): Manifest | string {
   }
   if (m.state !== null && !(isObj(m.state) && isName(m.state.file) && isInt(m.state.length, 1))) return 'a malformed state record';
   const w = m.weights;
-  if (w !== null && !(isObj(w) && isName(w.file) && isInt(w.width, 1) && isInt(w.height, 1) && (w.noiseVar === null || isNum(w.noiseVar)) && Array.isArray(w.parts) && w.parts.every((k) => (WEIGHT_PARTS as readonly unknown[]).includes(k))))
+  if (w !== null && !(isObj(w) && isName(w.file) && isInt(w.width, 1) && isInt(w.height, 1) && (w.noiseVar === null || isNum(w.noiseVar)) && (w.frameWidth === undefined || (isInt(w.frameWidth, 1) && isInt(w.frameHeight, 1))) && Array.isArray(w.parts) && w.parts.every((k) => (WEIGHT_PARTS as readonly unknown[]).includes(k))))
     return 'a malformed weights record';
   if (m.last !== null && !(isObj(m.last) && isInt(m.last.width, 1) && isInt(m.last.height, 1))) return 'a malformed frame size';
   if (!isObj(m.stats) || !Object.values(m.stats).every(isNum)) return 'malformed counters';

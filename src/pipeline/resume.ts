@@ -203,13 +203,28 @@ export class Checkpoint {
     }
     let weights: HistoryWeightSnapshot | undefined;
     if (m.weights) {
-      const { file, width, height, noiseVar, parts } = m.weights;
+      const { file, width, height, frameWidth, frameHeight, noiseVar, parts } = m.weights;
       const buf = await readFile(path.join(this.dir, file));
-      const n = width * height;
-      if (buf.byteLength !== parts.length * n * 4) throw damaged(this.dir, file, `${buf.byteLength} of ${parts.length * n * 4} bytes`);
+      const sizes = parts.map((k) => (k === 'frame' ? (frameWidth ?? width) * (frameHeight ?? height) : width * height));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      if (buf.byteLength !== total * 4) throw damaged(this.dir, file, `${buf.byteLength} of ${total * 4} bytes`);
       const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-      const part = (k: WeightPart): Float32Array | undefined => (parts.includes(k) ? all.slice(parts.indexOf(k) * n, (parts.indexOf(k) + 1) * n) : undefined);
-      weights = { width, height, noiseVar: noiseVar ?? undefined, prev: part('prev'), ref: part('ref'), refVar: part('refVar'), difference: part('difference') };
+      const part = (k: WeightPart): Float32Array | undefined => {
+        const i = parts.indexOf(k);
+        if (i < 0) return undefined;
+        const at = sizes.slice(0, i).reduce((a, b) => a + b, 0);
+        return all.slice(at, at + sizes[i]!);
+      };
+      weights = {
+        width,
+        height,
+        noiseVar: noiseVar ?? undefined,
+        prev: part('prev'),
+        ref: part('ref'),
+        refVar: part('refVar'),
+        difference: part('difference'),
+        ...(frameWidth !== undefined && frameHeight !== undefined ? { frame: part('frame'), frameWidth, frameHeight } : {}),
+      };
     }
     return { state, last: m.last ?? undefined, stats: m.stats, ...(weights ? { weights } : {}) };
   }
@@ -233,12 +248,17 @@ export class Checkpoint {
       if (snap.weights) {
         const w = snap.weights;
         const parts = WEIGHT_PARTS.filter((k) => w[k] !== undefined);
-        const size = w.width * w.height;
-        const all = new Float32Array(parts.length * size);
-        parts.forEach((k, i) => all.set(w[k]!, i * size));
+        const arrays = parts.map((k) => w[k]!);
+        const all = new Float32Array(arrays.reduce((a, b) => a + b.length, 0));
+        let at = 0;
+        for (const a of arrays) {
+          all.set(a, at);
+          at += a.length;
+        }
         const file = `weights-${n}.f32`;
         await writeAtomic(path.join(this.dir, file), new Uint8Array(all.buffer));
-        weights = { file, width: w.width, height: w.height, noiseVar: w.noiseVar ?? null, parts };
+        const frame = w.frameWidth !== undefined && w.frameHeight !== undefined ? { frameWidth: w.frameWidth, frameHeight: w.frameHeight } : {};
+        weights = { file, width: w.width, height: w.height, ...frame, noiseVar: w.noiseVar ?? null, parts };
       }
       const segments = [...(prev?.segments ?? []), ...('segment' in change ? [change.segment] : [])];
       const open =

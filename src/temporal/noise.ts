@@ -110,9 +110,9 @@ export function keys(x: number): number {
  * a warped plane of white noise keeps). Sharper than the bilinear warp of the state, so the
  * difference it leaves on moving texture is mostly aliasing, not interpolation blur. The warped
  * plane is rounded to float32 before the subtraction (as if stored), `tmp` holds the horizontal
- * pass.
+ * pass. Without `cur`, `out` gets the warped plane itself.
  */
-export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
+export function cubicDifference(prev: Float32Array, cur: Float32Array | undefined, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
   const ix = Math.floor(s.dx);
   const iy = Math.floor(s.dy);
   const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k));
@@ -139,7 +139,8 @@ export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number
   for (let y = 0; y < h; y++) {
     const [r0, r1, r2, r3] = [row(y + iy - 1), row(y + iy), row(y + iy + 1), row(y + iy + 2)];
     const o = y * w;
-    for (let x = 0; x < w; x++) out[o + x] = cur[o + x]! - Math.fround(b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!);
+    if (cur) for (let x = 0; x < w; x++) out[o + x] = cur[o + x]! - Math.fround(b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!);
+    else for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!;
   }
   return gain;
 }

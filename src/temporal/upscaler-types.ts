@@ -3,7 +3,7 @@
  * continues from (see upscaler.ts).
  */
 import type { ModelSession } from '../runtime/session.ts';
-import type { HistoryWeightSnapshot } from './history-weight.ts';
+import type { HistoryWeightOptions, HistoryWeightSnapshot } from './history-weight.ts';
 
 /** A planar RGB frame: R, G, B planes of width × height float32 in 0..1. */
 export interface PlanarFrame {
@@ -22,6 +22,11 @@ export interface UpscalerOptions {
    * explicit `alpha`.
    */
   readonly historyWeight?: number | 'auto';
+  /**
+   * Tuning of the estimator behind `historyWeight: 'auto'` (defaults: those measured in
+   * docs/temporal.md; for studies and benchmarks). `motion` is the engine's to decide.
+   */
+  readonly weightOptions?: HistoryWeightOptions;
   /** Tile size in input pixels (0 = whole frame, halved automatically on out-of-memory). */
   readonly tile?: number;
   /** Overlap margin of tiles (default: per variant, see TILE_OVERLAP). */

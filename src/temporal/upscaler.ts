@@ -73,7 +73,7 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#warpHead = mode === 'video' && hasWarpHead(session.inputs);
     // Motion is compensated where the state can be warped: the head in the graph (pipelined
     // frames) and warpShift here (frames that go one at a time).
-    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator({ motion: this.#warpHead }) : undefined;
+    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator({ ...opts.weightOptions, motion: this.#warpHead }) : undefined;
     // With 'auto', W is the map's ceiling: state is kept and each frame gets its map as alpha.
     const w = opts.historyWeight === 'auto' ? (this.#estimator?.options.maxWeight ?? 0.2) : (opts.historyWeight ?? 0.2);
     if (!(w >= 0 && w < 1)) throw new ParagonError('usage', `history weight ${w} must be in [0, 1)`);

@@ -17,66 +17,79 @@ import { framePlanes } from '../../src/video/frame.ts';
 import { decodeAll, needModel, packetHashes, startUpscale, upscale } from './upscale-helpers.ts';
 
 let dir = '';
-let src = '';
 const at = (name: string): string => path.join(dir, name);
 const SEGMENT = 10;
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'paragon-resume-auto-'));
-  src = at('pan.mkv');
-  // A smooth pattern panned by (2/3, 1/3) of a pixel a frame under white noise, 128×96, 60 frames,
-  // lossless (FFV1) so the noise stays white.
-  await ffmpeg([
-    '-f', 'lavfi', '-i',
-    "nullsrc=s=520x400:r=25:d=2.4,format=yuv444p,geq=lum='128+45*sin(X/17)*sin(Y/13)+25*sin((X+2*Y)/23)':cb='128+30*sin(Y/29)':cr=128,crop=384:288:x='2*n':y='n',scale=128:96:flags=bicubic,noise=alls=10:allf=t,format=yuv444p",
-    '-c:v', 'ffv1', src,
-  ]);
 });
 after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('--temporal auto on a noisy pan: Ctrl+C after two checkpoints, --resume finishes bit-identical (FFV1); the saved state and estimator matter', { skip: needModel }, async () => {
-  // The clip does what it is for: the estimator follows the pan and keeps history.
-  const est = new HistoryWeightEstimator();
-  let moved = 0;
-  for (const f of await decodeAll(src)) {
-    const m = est.next({ width: f.width, height: f.height, rgb: framePlanes(f) });
-    if (m !== 0 && Math.abs(est.shift.dx - 2 / 3) < 0.1 && Math.abs(est.shift.dy - 1 / 3) < 0.1) moved++;
-  }
-  assert.ok(moved >= 40, `history moved with the pan on ${moved} of 60 frames`);
+/**
+ * A smooth pattern panned under white noise, lossless (FFV1) so the noise stays white: 128×96 by
+ * (2/3, 1/3) of a pixel a frame, or 640×360 (a large frame: the estimator measures it on its half
+ * plane) by (1, 1/2).
+ */
+async function pan(large: boolean): Promise<{ file: string; frames: number; speed: [number, number] }> {
+  const file = at(large ? 'pan-large.mkv' : 'pan.mkv');
+  const [src, crop, out, frames] = large ? ['1400x800', '1280:720', '640:360', 50] : ['520x400', '384:288', '128:96', 60];
+  await ffmpeg([
+    '-f', 'lavfi', '-i',
+    `nullsrc=s=${src}:r=25:d=${frames / 25},format=yuv444p,geq=lum='128+45*sin(X/17)*sin(Y/13)+25*sin((X+2*Y)/23)':cb='128+30*sin(Y/29)':cr=128,crop=${crop}:x='2*n':y='n',scale=${out}:flags=bicubic,noise=alls=10:allf=t,format=yuv444p`,
+    '-c:v', 'ffv1', file,
+  ]);
+  return { file, frames, speed: large ? [1, 0.5] : [2 / 3, 1 / 3] };
+}
 
-  const common = [src, '--codec', 'ffv1', '--checkpoint', String(SEGMENT)];
-  const ref = await upscale([...common, '-o', at('ref.mkv')]);
-  assert.equal(ref.code, 0, ref.stderr);
-  const out = at('resumed.mkv');
-  const progress = path.join(dir, '.paragon-resume', 'resumed.mkv', 'progress.json');
-  const run = startUpscale([...common, '-o', out]);
-  let finished = false;
-  void run.done.then(() => (finished = true));
-  const committed = (): number => {
-    try {
-      return JSON.parse(readFileSync(progress, 'utf8')).segments.length;
-    } catch {
-      return 0;
+for (const large of [false, true])
+  test(`--temporal auto on a noisy pan${large ? ' of large frames (640×360: the half plane)' : ''}: Ctrl+C after two checkpoints, --resume finishes bit-identical (FFV1); the saved state and estimator matter`, { skip: needModel }, async () => {
+    const { file: src, frames, speed } = await pan(large);
+    // The clip does what it is for: the estimator follows the pan and keeps history.
+    const est = new HistoryWeightEstimator();
+    let moved = 0;
+    for (const f of await decodeAll(src)) {
+      const m = est.next({ width: f.width, height: f.height, rgb: framePlanes(f) });
+      if (m !== 0 && Math.abs(est.shift.dx - speed[0]) < 0.1 && Math.abs(est.shift.dy - speed[1]) < 0.1) moved++;
     }
-  };
-  while (!finished && committed() < 2) await new Promise((r) => setTimeout(r, 10));
-  run.child.kill('SIGINT');
-  const stopped = await run.done;
-  assert.equal(stopped.code, 130, `interrupted (machine too fast for this clip?): ${stopped.stderr}`);
-  const saved = committed();
-  assert.ok(saved >= 2 && saved < 6, `${saved} segments saved`);
-  const manifest = JSON.parse(await readFile(progress, 'utf8'));
-  assert.ok(manifest.weights && manifest.weights.noiseVar > 0, 'the estimator was saved with its noise estimate');
-  assert.deepEqual(manifest.weights.parts, ['prev', 'ref', 'refVar', 'difference'], 'and its planes');
+    assert.ok(moved >= (2 * frames) / 3, `history moved with the pan on ${moved} of ${frames} frames`);
 
-  const resumed = await upscale([...common, '-o', out, '--resume']);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.deepEqual(await packetHashes(out, 'v:0'), await packetHashes(at('ref.mkv'), 'v:0'));
+    const tag = large ? 'large-' : '';
+    const common = [src, '--codec', 'ffv1', '--checkpoint', String(SEGMENT)];
+    const ref = await upscale([...common, '-o', at(`${tag}ref.mkv`)]);
+    assert.equal(ref.code, 0, ref.stderr);
+    const out = at(`${tag}resumed.mkv`);
+    const progress = path.join(dir, '.paragon-resume', `${tag}resumed.mkv`, 'progress.json');
+    const run = startUpscale([...common, '-o', out]);
+    let finished = false;
+    void run.done.then(() => (finished = true));
+    const committed = (): number => {
+      try {
+        return JSON.parse(readFileSync(progress, 'utf8')).segments.length;
+      } catch {
+        return 0;
+      }
+    };
+    while (!finished && committed() < 2) await new Promise((r) => setTimeout(r, 10));
+    run.child.kill('SIGINT');
+    const stopped = await run.done;
+    assert.equal(stopped.code, 130, `interrupted (machine too fast for this clip?): ${stopped.stderr}`);
+    const saved = committed();
+    assert.ok(saved >= 2 && saved < frames / SEGMENT, `${saved} segments saved`);
+    const manifest = JSON.parse(await readFile(progress, 'utf8'));
+    assert.ok(manifest.weights && manifest.weights.noiseVar > 0, 'the estimator was saved with its noise estimate');
+    if (large) {
+      assert.deepEqual(manifest.weights.parts, ['prev', 'ref', 'refVar', 'difference', 'frame'], 'and its planes, with the frame for the motion');
+      assert.deepEqual([manifest.weights.width, manifest.weights.height, manifest.weights.frameWidth, manifest.weights.frameHeight], [320, 180, 640, 360]);
+    } else assert.deepEqual(manifest.weights.parts, ['prev', 'ref', 'refVar', 'difference'], 'and its planes');
 
-  const fresh = await upscale([src, '--codec', 'ffv1', '--frames', `${saved * SEGMENT}:`, '-o', at('fresh.mkv')]);
-  assert.equal(fresh.code, 0, fresh.stderr);
-  const [a, b] = [await packetHashes(at('fresh.mkv'), 'v:0'), (await packetHashes(out, 'v:0')).slice(saved * SEGMENT)];
-  assert.notEqual(a[3]!.split(',').at(-1), b[3]!.split(',').at(-1), 'frames after the seam use the saved state');
-});
+    const resumed = await upscale([...common, '-o', out, '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(await packetHashes(out, 'v:0'), await packetHashes(at(`${tag}ref.mkv`), 'v:0'));
+
+    const fresh = await upscale([src, '--codec', 'ffv1', '--frames', `${saved * SEGMENT}:`, '-o', at(`${tag}fresh.mkv`)]);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const [a, b] = [await packetHashes(at(`${tag}fresh.mkv`), 'v:0'), (await packetHashes(out, 'v:0')).slice(saved * SEGMENT)];
+    assert.notEqual(a[3]!.split(',').at(-1), b[3]!.split(',').at(-1), 'frames after the seam use the saved state');
+  });

@@ -44,6 +44,9 @@ test('a consistent manifest is accepted and its frames counted (segments and spo
   const m = parseManifest(JSON.stringify(good));
   assert.equal(typeof m, 'object');
   assert.equal(framesIn(m as Manifest), 34);
+  // The estimator's planes, on a large frame's half plane with the frame's own luma.
+  const half = variant((x) => (x.weights = { file: 'weights-3.f32', width: 320, height: 180, frameWidth: 640, frameHeight: 360, noiseVar: 1.2, parts: ['prev', 'ref', 'refVar', 'difference', 'frame'] }));
+  assert.equal(typeof parseManifest(half), 'object');
 });
 
 test('foreign, older, malformed or inconsistent manifests are refused with a reason', () => {
@@ -64,6 +67,8 @@ test('foreign, older, malformed or inconsistent manifests are refused with a rea
     [variant((m) => delete m.identity.settings.from), /no valid range/],
     [variant((m) => (m.stats.frames = 'many')), /malformed counters/],
     [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, noiseVar: null, parts: ['prev', 'evil'] })), /malformed weights/],
+    [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, frameWidth: 8, noiseVar: null, parts: ['prev', 'frame'] })), /malformed weights/],
+    [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, frameWidth: 8, frameHeight: 0.5, noiseVar: null, parts: ['prev', 'frame'] })), /malformed weights/],
   ];
   for (const [text, why] of cases) {
     const r = parseManifest(text);

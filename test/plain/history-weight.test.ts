@@ -11,6 +11,7 @@ import { cropImage, readImage, type RgbImage } from '../../src/image/io.ts';
 import { degradeFrame, gaussianNoise } from '../../src/eval/degrade.ts';
 import { SequenceScorer } from '../../src/eval/evaluate.ts';
 import { openUpscaler } from '../../src/temporal/open.ts';
+import { deadLeaves, renderClip } from '../../src/eval/motion-clips.ts';
 import {
   HistoryWeightEstimator,
   boxMean,
@@ -167,31 +168,81 @@ test('short static noisy clip: auto is steadier than weight 0 and the blind blen
   assert.ok(auto.psnr > none.psnr, 'and closer to the truth');
 });
 
-test('snapshot/restore: a restored estimator gives the same maps and motion as one that never stopped', () => {
-  const [w, h] = [96, 64];
-  const frame = (k: number): RgbImage => {
-    const z = gaussianNoise(3 * w * h, 5 / 255, 5, k);
-    // A smooth pattern the camera pans over by (0.6, 0.3) pixels a frame, and a bright square
-    // that moves on its own by 2 pixels a frame, under noise.
-    return { width: w, height: h, rgb: Float32Array.from(z, (v, i) => {
-      const p = i % (w * h);
-      const [x, y] = [p % w, Math.floor(p / w)];
-      const bg = 0.45 + 0.2 * Math.sin((x + 0.6 * k) / 4) * Math.cos((y + 0.3 * k) / 3.5);
-      return bg + v + (x >= 20 + 2 * k && x < 34 + 2 * k && y >= 20 && y < 36 ? 0.3 : 0);
-    }) };
-  };
-  const a = new HistoryWeightEstimator();
-  for (let k = 0; k < 4; k++) a.next(frame(k));
-  const b = new HistoryWeightEstimator();
-  b.restore(a.snapshot());
-  for (let k = 4; k < 7; k++) {
-    const ma = a.next(frame(k));
-    const mb = b.next(frame(k));
-    assert.ok(ma !== 0 && mb !== 0);
-    assert.deepEqual(mb, ma);
-    assert.deepEqual(b.shift, a.shift);
-    // The square pulls the one translation a little its way.
-    assert.ok(Math.abs(a.shift.dx - 0.6) < 0.1 && Math.abs(a.shift.dy - 0.3) < 0.1, `the pan: ${a.shift.dx}, ${a.shift.dy}`);
-    assert.ok(ma.some((v) => v === 0) && ma.some((v) => v > 0.5), 'the moving square and the panning field differ');
+/** A smooth pattern the camera pans over by (0.6, 0.3) pixels a frame, and a bright square that moves on its own by 2 pixels a frame, under noise. */
+function panWithSquare(w: number, h: number, k: number): RgbImage {
+  const z = gaussianNoise(3 * w * h, 5 / 255, 5, k);
+  const s = w / 96;
+  return { width: w, height: h, rgb: Float32Array.from(z, (v, i) => {
+    const p = i % (w * h);
+    const [x, y] = [p % w, Math.floor(p / w)];
+    const bg = 0.45 + 0.2 * Math.sin((x + 0.6 * k) / 4) * Math.cos((y + 0.3 * k) / 3.5);
+    return bg + v + (x >= s * 20 + 2 * k && x < s * 34 + 2 * k && y >= s * 20 && y < s * 36 ? 0.3 : 0);
+  }) };
+}
+
+for (const [w, h] of [[96, 64], [640, 360]] as const) {
+  test(`snapshot/restore: a restored estimator gives the same maps and motion as one that never stopped (${w}×${h}${w * h >= 1 << 17 ? ', half plane' : ''})`, () => {
+    const a = new HistoryWeightEstimator();
+    for (let k = 0; k < 4; k++) a.next(panWithSquare(w, h, k));
+    const snap = a.snapshot();
+    if (w * h >= 1 << 17) {
+      assert.deepEqual([snap.width, snap.height, snap.frameWidth, snap.frameHeight, snap.frame?.length], [w / 2, h / 2, w, h, w * h], 'the half plane, and the frame for the motion');
+    } else assert.equal(snap.frame, undefined);
+    const b = new HistoryWeightEstimator();
+    b.restore(snap);
+    for (let k = 4; k < 7; k++) {
+      const ma = a.next(panWithSquare(w, h, k));
+      const mb = b.next(panWithSquare(w, h, k));
+      assert.ok(ma !== 0 && mb !== 0);
+      assert.equal(ma.length, w * h);
+      assert.deepEqual(mb, ma);
+      assert.deepEqual(b.shift, a.shift);
+      // The square pulls the one translation a little its way.
+      assert.ok(Math.abs(a.shift.dx - 0.6) < 0.1 && Math.abs(a.shift.dy - 0.3) < 0.1, `the pan: ${a.shift.dx}, ${a.shift.dy}`);
+      assert.ok(ma.some((v) => v === 0) && ma.some((v) => v > 0.5), 'the moving square and the panning field differ');
+    }
+  });
+}
+
+test('large frames are measured on their half plane: maps whole on 2×2 blocks, motion in pixels of the frame, noise as on the frame', () => {
+  const [w, h] = [640, 360];
+  const half = new HistoryWeightEstimator();
+  const full = new HistoryWeightEstimator({ halfFrom: Infinity });
+  let compared = 0;
+  for (let k = 0; k < 8; k++) {
+    const f = panWithSquare(w, h, k);
+    const m = half.next(f);
+    const mf = full.next(f);
+    if (k < 3) continue;
+    assert.ok(m !== 0 && mf !== 0, `frame ${k} keeps history`);
+    // Each 2×2 block has one weight, except where content entered (the frame's own edge).
+    let split = 0;
+    for (let y = 2; y < h - 2; y += 2)
+      for (let x = 2; x < w - 2; x += 2) {
+        const i = y * w + x;
+        if (m[i] !== m[i + 1] || m[i] !== m[i + w] || m[i] !== m[i + w + 1]) split++;
+      }
+    assert.equal(split, 0, 'blocks with more than one weight');
+    assert.ok(Math.abs(half.shift.dx - full.shift.dx) < 0.02 && Math.abs(half.shift.dy - full.shift.dy) < 0.02, `one motion: ${JSON.stringify(half.shift)} and ${JSON.stringify(full.shift)}`);
+    // White noise σ 5 on RGB: σ 3.3 on luma, read on the frame as on its half plane (twice its σ).
+    assert.ok(Math.abs(half.noise - full.noise) < 0.35 && half.noise > 2.6, `noise ${half.noise} on the half plane, ${full.noise} on the frame`);
+    // Where the frame keeps history, both keep it; the square drops it in both.
+    let agree = 0;
+    for (let i = 0; i < w * h; i++) if (m[i]! > 0.3 === mf[i]! > 0.3) agree++;
+    assert.ok(agree > 0.9 * w * h, `the maps agree on ${((100 * agree) / (w * h)).toFixed(1)} % of the pixels`);
+    compared++;
+  }
+  assert.equal(compared, 5);
+});
+
+test('large clean frames keep no history on the half plane: dense texture panning and zooming reads no noise (the weight-0 result)', () => {
+  // Dead leaves at the frame's scale: texture up to the sampling limit, the case that read as
+  // noise before the covariance reading; 640×360 frames are measured on their half plane.
+  const pic = deadLeaves(760, 460, 11);
+  for (const [motion, speed] of [['pan', [1.3, 0.55]], ['zoom', undefined]] as const) {
+    const frames = renderClip(pic, { motion, frames: 8, width: 640, height: 360, ...(speed ? { speed } : {}) });
+    const e = new HistoryWeightEstimator();
+    for (const f of frames) assert.equal(e.next(f), 0, `${motion}: a map on clean frames`);
+    assert.ok(e.noise < 1.2, `${motion}: noise read ${e.noise}`);
   }
 });

@@ -3,7 +3,7 @@
  * method through the frame engine, scored per frame against the ground truth (PSNR-Y, SSIM,
  * temporal error; Y unrounded as BasicSR, border 4).
  *
- *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated] [--noise 0,4]
+ *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated,hd] [--noise 0,4]
  *     [--methods 0,0.2,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
  *     [--wallpapers DIR]
  *
@@ -22,9 +22,12 @@
  *   `wall_NAME` for a wallpaper in --wallpapers DIR (default /usr/share/backgrounds/mate/nature, Debian's
  *   mate-backgrounds: GreenMeadow, Garden, Wood, Dune; 640×360 frames at half the picture's scale). `generated` stands for every
  *   Set5 and leaves clip, and the wallpapers found.
+ * - `wallhd_NAME-MOTION`: the wallpapers at 1280×720 (the picture's own scale): 640×360 input, a
+ *   large frame that the estimator measures on its half plane. `hd` stands for all of them.
  * Methods: a fixed history weight (0 = `--no-temporal`), `auto` (the frame engine with
  * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it), or
- * `auto-still` (the same estimator without motion compensation: what it buys).
+ * `auto-still` (the same estimator without motion compensation: what it buys), or `auto-full` (auto
+ * measuring large frames on the frame itself, not on its half plane: what that gives up).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
  * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
  * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
@@ -184,16 +187,18 @@ async function summary(files: string[], outDir: string): Promise<void> {
   const keys = [...new Set(rows.map((r) => `${r.clip}|${r.noise}`))];
   const get = (k: string, method: string) => rows.find((r) => `${r.clip}|${r.noise}` === k && r.method === method);
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  print('| clip | σ | PSNR-Y off / 0.2 / auto | temporal error off / 0.2 / auto | auto vs off | auto without motion compensation | noise read | moved |');
-  print('|---|---|---|---|---|---|---|---|');
+  // Studies of large frames (hd) may hold auto measuring the frame itself: one more column.
+  const full = rows.some((r) => r.method === 'auto-full');
+  print(`| clip | σ | PSNR-Y off / 0.2 / auto | temporal error off / 0.2 / auto | auto vs off | auto without motion compensation |${full ? ' auto on the frame, not its half plane |' : ''} noise read | moved |`);
+  print(`|---|---|---|---|---|---|${full ? '---|' : ''}---|---|`);
   const bars: { label: string; clean?: number; noisy?: number; still?: number }[] = [];
   for (const k of keys) {
     const [clip, noise] = k.split('|') as [string, string];
-    const [off, blind, auto, still] = ['0', '0.2', 'auto', 'auto-still'].map((m) => get(k, m));
+    const [off, blind, auto, still, onFrame] = ['0', '0.2', 'auto', 'auto-still', 'auto-full'].map((m) => get(k, m));
     if (!off || !auto) continue;
     const te = (r: Row | undefined) => r?.mean.temporalError;
     const d = (r: Row) => `${(r.mean.psnr - off.mean.psnr >= 0 ? '+' : '')}${(r.mean.psnr - off.mean.psnr).toFixed(3)} dB, ${((100 * te(r)!) / te(off)! - 100).toFixed(1)} %`;
-    print(`| ${clip} | ${noise} | ${fmt(off.mean.psnr, 3)} / ${fmt(blind?.mean.psnr, 3)} / ${fmt(auto.mean.psnr, 3)} | ${fmt(te(off), 3)} / ${fmt(te(blind), 3)} / ${fmt(te(auto), 3)} | ${d(auto)} | ${still ? d(still) : ''} | ${fmt(auto.noiseRead, 2)} | ${auto.movedFrames ?? ''} |`);
+    print(`| ${clip} | ${noise} | ${fmt(off.mean.psnr, 3)} / ${fmt(blind?.mean.psnr, 3)} / ${fmt(auto.mean.psnr, 3)} | ${fmt(te(off), 3)} / ${fmt(te(blind), 3)} / ${fmt(te(auto), 3)} | ${d(auto)} | ${still ? d(still) : ''} |${full ? ` ${onFrame ? `${d(onFrame)} (${fmt(onFrame.noiseRead, 2)})` : ''} |` : ''} ${fmt(auto.noiseRead, 2)} | ${auto.movedFrames ?? ''} |`);
     let bar = bars.find((b) => b.label === clip);
     if (!bar) bars.push((bar = { label: clip }));
     const pct = (r: Row) => (100 * te(r)!) / te(off)! - 100;

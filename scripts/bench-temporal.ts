@@ -37,7 +37,7 @@ import { rolesOf } from '../src/temporal/roles.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator, doubleMap, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
 import { estimateShift, halvePlane, isStill, LARGE_FRAME, warpHeadFeeds, warpShift, zeroEntering } from '../src/temporal/motion.ts';
-import { cubicDifference, estimateNoiseMoving } from '../src/temporal/noise.ts';
+import { cubicWarp, estimateNoiseMoving } from '../src/temporal/noise.ts';
 import type { PlanarFrame } from '../src/temporal/upscaler.ts';
 
 const { values: a } = parseArgs({
@@ -157,9 +157,7 @@ for (let pass = 0; pass < 3; pass++) {
     last = time('noise', () => estimateNoiseMoving(planes[i - 1]!, planes[i]!, w2, h2, s, last)).difference;
     const ref = time('warp of the reference', () => {
       warpShift(variance, 1, h2, w2, s);
-      if (!half) return warpShift(planes[i - 1]!, 1, h2, w2, s);
-      cubicDifference(planes[i - 1]!, undefined, h2, w2, s, tmp, warped);
-      return warped;
+      return half ? cubicWarp(planes[i - 1]!, h2, w2, s, tmp, warped) : warpShift(planes[i - 1]!, 1, h2, w2, s);
     });
     const map = time('map', () => historyWeightMap(planes[i]!, ref, variance, w2, h2, est.noise));
     time('spread', () => {

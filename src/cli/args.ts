@@ -31,7 +31,6 @@ export function parseSize(v: string): [number, number] {
   return size;
 }
 
-
 /** Parse an integer flag of at least `min` (undefined when absent); anything else is a usage error. */
 export function intFlag(name: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;

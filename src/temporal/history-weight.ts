@@ -33,7 +33,7 @@
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
 import { estimateShift, halvePlane, isStill, NO_SHIFT, warpShift, zeroEntering, type Shift } from './motion.ts';
-import { cubicDifference, estimateNoiseMoving } from './noise.ts';
+import { cubicWarp, estimateNoiseMoving } from './noise.ts';
 import { doubleMap, frameLuma, historyWeightMap, Scratch, WEIGHT_DEFAULTS, type HistoryWeightOptions, type WeightFrame } from './weight-map.ts';
 
 export { estimateNoise, estimateNoiseSpatial, estimateNoiseMoving } from './noise.ts';
@@ -217,8 +217,8 @@ export class HistoryWeightEstimator {
     // The motion in pixels of the frame (on the half plane, that plane is its pyramid's first
     // level), and of the plane measured on.
     const buffer = this.#scratch.get('motion', fw * fh);
-    const shift = !this.options.motion ? NO_SHIFT : half ? estimateShift(prevFrame!, yFrame, fw, fh, { noise: this.noise, buffer, half: { prev, cur: y } }) : estimateShift(prev, y, w, h, { noise: this.noise, buffer });
-    const motion = half && !isStill(shift) ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
+    const shift = this.options.motion ? estimateShift(prevFrame ?? prev, yFrame, fw, fh, { noise: this.noise, buffer, ...(half ? { half: { prev, cur: y } } : {}) }) : NO_SHIFT;
+    const motion = half ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
     const last = this.#difference;
     const { sigma, difference } = estimateNoiseMoving(prev, y, w, h, motion, last, { block, quantile }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
     // The difference before last is the next call's buffer (no fresh megabyte a frame).
@@ -238,11 +238,8 @@ export class HistoryWeightEstimator {
     // the interpolation averages noise but blurs the content as much, which the tests would
     // otherwise count against the history (measured on walk σ 4: 1.4 % less temporal error).
     const still = isStill(motion);
-    let wRef = ref;
-    if (!still && half) {
-      wRef = this.#scratch.get('wref', n);
-      cubicDifference(ref, undefined, h, w, motion, this.#scratch.get('cubic', n), wRef);
-    } else if (!still) wRef = warpShift(ref, 1, h, w, motion, { into: this.#scratch.get('wref', n) });
+    const into = this.#scratch.get('wref', n);
+    const wRef = still ? ref : half ? cubicWarp(ref, h, w, motion, this.#scratch.get('cubic', n), into) : warpShift(ref, 1, h, w, motion, { into });
     const wVar = still ? refVar : warpShift(refVar, 1, h, w, motion, { into: this.#scratch.get('wvar', n) });
     const o = this.options;
     const map = historyWeightMap(y, wRef, wVar, w, h, this.noise, { ...o, maxWeight: o.maxWeight * open }, this.#scratch);
@@ -255,7 +252,7 @@ export class HistoryWeightEstimator {
     }
     this.#shift = shift;
     if (!half) return map;
-       const full = doubleMap(map, w, h, fw, fh);
+    const full = doubleMap(map, w, h, fw, fh);
     if (!still) zeroEntering(full, fh, fw, shift);
     return full;
   }

@@ -118,17 +118,9 @@ function warpRow(src: Float32Array, base: number, h: number, w: number, t: RowTa
 }
 
 /**
- * Pixels of an `h × w` frame whose source under `s` lies outside the previous frame (content that
- * entered): 1 there, 0 elsewhere. The warp gives them the clamped edge, which is no history.
+ * Set to 0 the values of an `h × w` map at the pixels whose source under `s` lies outside the
+ * previous frame (content that entered): the warp gives them the clamped edge, which is no history.
  */
-export function enteringMask(h: number, w: number, s: Shift): Uint8Array {
-  const m = new Uint8Array(h * w).fill(1);
-  const { x0, x1, y0, y1 } = insideSpan(h, w, s);
-  for (let y = y0; y < y1; y++) m.fill(0, y * w + x0, y * w + x1);
-  return m;
-}
-
-/** Set to 0 the values of an `h × w` map where {@link enteringMask} is 1. */
 export function zeroEntering(map: Float32Array, h: number, w: number, s: Shift): void {
   const { x0, x1, y0, y1 } = insideSpan(h, w, s);
   if (x0 >= x1 || y0 >= y1) return void map.fill(0, 0, h * w);

@@ -110,7 +110,7 @@ export function keys(x: number): number {
  * a warped plane of white noise keeps). Sharper than the bilinear warp of the state, so the
  * difference it leaves on moving texture is mostly aliasing, not interpolation blur. The warped
  * plane is rounded to float32 before the subtraction (as if stored), `tmp` holds the horizontal
- * pass. Without `cur`, `out` gets the warped plane itself.
+ * pass. Without `cur`, `out` gets the warped plane itself ({@link cubicWarp}).
  */
 export function cubicDifference(prev: Float32Array, cur: Float32Array | undefined, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
   const ix = Math.floor(s.dx);
@@ -143,6 +143,12 @@ export function cubicDifference(prev: Float32Array, cur: Float32Array | undefine
     else for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!;
   }
   return gain;
+}
+
+/** `src` moved by `s` with Keys' bicubic (edges clamped), into `out`: {@link cubicDifference} without the subtraction. */
+export function cubicWarp(src: Float32Array, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): Float32Array {
+  cubicDifference(src, undefined, h, w, s, tmp, out);
+  return out;
 }
 
 /** Tuning of {@link estimateNoiseMoving}. */

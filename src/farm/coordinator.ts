@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { ExitCode, ParagonError, usageError, type ExitCodeName } from '../errors.ts';
 import { PARAGON_VERSION } from '../graph/model.ts';
-import { bundledModelFile, DEFAULT_MODEL, resolveModel } from '../runtime/model.ts';
+import { bundledModelFile, DEFAULT_MODEL, isModelPath, resolveModel } from '../runtime/model.ts';
 import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { probeMedia } from '../video/probe.ts';
 import { writeReport, type UpscaleJobOptions } from '../pipeline/job.ts';
@@ -50,7 +50,7 @@ const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b
 /** The settings of the plan from the options (the model identified by its SHA-256). */
 async function farmSettings(opts: FarmJobOptions, storage: Storage, codec: FarmSettings['codec']): Promise<FarmSettings> {
   const spec = opts.model ?? DEFAULT_MODEL;
-  const isFile = /\.(safetensors|onnx)$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
+  const isFile = isModelPath(spec);
   const file = isFile ? spec : bundledModelFile(spec);
   if (!file) throw new ParagonError('model', 'not a model file nor a bundled model', { file: spec });
   const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {

@@ -56,8 +56,11 @@ export function bundledModelFile(name: string, dir = MODELS_DIR): string | undef
   return ['.safetensors', '.onnx'].map((ext) => path.join(dir, name + ext)).find((f) => existsSync(f));
 }
 
+/** True when `spec` names a model file (an extension or a path), false for a bundled model's name. */
+export const isModelPath = (spec: string): boolean => /\.(safetensors|onnx)$/i.test(spec) || spec.includes('/') || spec.includes(path.sep);
+
 function locate(spec: string, dir: string): string {
-  if (/\.(safetensors|onnx)$/i.test(spec) || spec.includes('/') || spec.includes(path.sep)) {
+  if (isModelPath(spec)) {
     if (!existsSync(spec)) throw modelError(spec, 'no such model file');
     if (!/\.(safetensors|onnx)$/i.test(spec)) throw modelError(spec, 'expected a .safetensors checkpoint or an .onnx model');
     return spec;

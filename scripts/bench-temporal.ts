@@ -36,8 +36,9 @@ import { withWarpHead } from '../src/graph/warp-head.ts';
 import { rolesOf } from '../src/temporal/roles.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator, doubleMap, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
-import { estimateShift, halvePlane, isStill, LARGE_FRAME, warpHeadFeeds, warpShift, zeroEntering } from '../src/temporal/motion.ts';
-import { cubicWarp, estimateNoiseMoving } from '../src/temporal/noise.ts';
+import { bilinearShift, estimateShift, halvePlane, isStill, LARGE_FRAME, zeroEntering } from '../src/temporal/motion.ts';
+import { estimateNoiseMoving } from '../src/temporal/noise.ts';
+import { warpHeadFeeds, warpShift } from '../src/temporal/warp.ts';
 import type { PlanarFrame } from '../src/temporal/upscaler.ts';
 
 const { values: a } = parseArgs({
@@ -141,6 +142,7 @@ const planes = half ? lumas.map((y) => halvePlane(y, W, H)) : lumas;
 const variance = new Float32Array(w2 * h2).fill(1.5);
 const tmp = new Float32Array(w2 * h2);
 const warped = new Float32Array(w2 * h2);
+const warpedVar = new Float32Array(w2 * h2);
 for (let pass = 0; pass < 3; pass++) {
   let last: Float32Array | undefined;
   for (let i = 1; i < frames.length; i++) {
@@ -156,8 +158,9 @@ for (let pass = 0; pass < 3; pass++) {
     const s = half ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
     last = time('noise', () => estimateNoiseMoving(planes[i - 1]!, planes[i]!, w2, h2, s, last)).difference;
     const ref = time('warp of the reference', () => {
-      warpShift(variance, 1, h2, w2, s);
-      return half ? cubicWarp(planes[i - 1]!, h2, w2, s, tmp, warped) : warpShift(planes[i - 1]!, 1, h2, w2, s);
+      // As next() moves them: the variance bilinearly, the reference bilinearly on the frame and with Keys on the half plane.
+      bilinearShift(variance, h2, w2, s, warpedVar);
+      return half ? warpShift(planes[i - 1]!, 1, h2, w2, s, { tmp, into: warped }) : bilinearShift(planes[i - 1]!, h2, w2, s, warped);
     });
     const map = time('map', () => historyWeightMap(planes[i]!, ref, variance, w2, h2, est.noise));
     time('spread', () => {

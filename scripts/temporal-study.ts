@@ -27,7 +27,8 @@
  * Methods: a fixed history weight (0 = `--no-temporal`), `auto` (the frame engine with
  * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it), or
  * `auto-still` (the same estimator without motion compensation: what it buys), or `auto-full` (auto
- * measuring large frames on the frame itself, not on its half plane: what that gives up).
+ * measuring large frames on the frame itself, not on its half plane: what that gives up), or
+ * `auto+KEY=VALUE+…` (auto with HistoryWeightOptions changed, e.g. `auto+zStatic=4+zChanged=8`).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
  * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
  * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
@@ -41,7 +42,7 @@ import { degradeFrame } from '../src/eval/degrade.ts';
 import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/evaluate.ts';
 import { chartSvg } from '../src/eval/chart.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
-import { HistoryWeightEstimator } from '../src/temporal/history-weight.ts';
+import { HistoryWeightEstimator, type HistoryWeightOptions } from '../src/temporal/history-weight.ts';
 import { isStill } from '../src/temporal/motion.ts';
 import { deadLeaves, renderClip, type CameraMotion, type ClipSpec } from '../src/eval/motion-clips.ts';
 import { decodeFrames } from '../src/video/decode.ts';
@@ -150,8 +151,10 @@ interface Row {
 async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
   // 'auto-full': auto measuring large frames on the frame itself, not on its half plane.
   const full = method === 'auto-full';
-  const auto = method === 'auto' || full;
-  const tuning = full ? { halfFrom: Infinity } : {};
+  // 'auto+KEY=VALUE+…': auto with the estimator's tuning changed (HistoryWeightOptions), for experiments.
+  const [base = '', ...tweaks] = method.split('+');
+  const auto = base === 'auto' || full;
+  const tuning: HistoryWeightOptions = full ? { halfFrom: Infinity } : Object.fromEntries(tweaks.map((t) => [t.split('=')[0], Number(t.split('=')[1])]));
   // 'auto-still': the same weight maps without motion compensation (the history left where it
   // was), fed to an engine of fixed weight: what motion compensation buys.
   const still = method === 'auto-still';

@@ -15,7 +15,7 @@
  */
 import type { RgbImage } from '../image/io.ts';
 import { imresize } from '../image/resize.ts';
-import { keys } from '../temporal/noise.ts';
+import { keys } from '../temporal/warp.ts';
 import { mulberry32 } from './degrade.ts';
 
 /** How the camera moves. */

@@ -1,7 +1,8 @@
 /**
  * A head that moves the carried feature state with the camera before the model blends it: the
  * video graph's `prev_feat` goes through an edge-padded slice (the whole pixels of the shift) and
- * a 2×2 depthwise convolution (the bilinear weights of its fraction) on its way to the blend, so
+ * depthwise convolutions of four taps along x, then along y (the weights of its fraction: Keys'
+ * bicubic, bilinear or a mix, temporal/warp.ts) on its way to the blend, so
  * `feature = (1 − α)·conv_in(frame) + α·warp(prev_feat)`. Added in memory at load time, like the
  * packing head (pack-head.ts); the model's own inputs and outputs stay as they are, and
  * `paragon convert --video` writes the graph without it.
@@ -10,17 +11,24 @@
  * (runtime/protocol.ts `Carry`), and on WebGPU on the GPU; the head warps it there. Why a
  * translation and not ONNX GridSample: GridSample of the 16-channel state costs about 60 ms a
  * frame at 640×360 on onnxruntime's CPU, more than half of the Realtime model; this head costs a
- * few ms (docs/temporal.md). The arithmetic is that of `warpShift` (temporal/motion.ts): the same
- * clamped edges and the same float32 weights, which the caller feeds (`warpFeeds`).
+ * few ms (docs/temporal.md). The arithmetic is that of `warpShift` (temporal/warp.ts): the same
+ * clamped edges and the same weights, which the caller feeds (`warpFeeds`).
  */
 import { DataType, decodeModel, encodeModel, type NodeProto } from './onnx-proto.ts';
 import { node } from './pack-head.ts';
 
-/** Input names of the head: Pad's pads, Slice's starts and ends (int64), the depthwise kernel (float). */
+/** Input names of the head: Pad's pads, Slice's starts and ends (int64), the depthwise kernels along x and y (float). */
 export const WARP_PADS = 'paragon_warp_pads';
 export const WARP_STARTS = 'paragon_warp_starts';
 export const WARP_ENDS = 'paragon_warp_ends';
-export const WARP_KERNEL = 'paragon_warp_kernel';
+export const WARP_KERNEL_X = 'paragon_warp_kernel_x';
+export const WARP_KERNEL_Y = 'paragon_warp_kernel_y';
+/**
+ * Taps of the head's kernels, at −1, 0, 1, 2 pixels from the whole shift. Two convolutions of
+ * 1×4 and 4×1 rather than one of 4×4: the warp's weights are separable, and onnxruntime's CPU
+ * runs the pair in about 5 ms at 16×360×640 where the 4×4 one takes 8–11 (2×2: 4).
+ */
+export const WARP_TAPS = 4;
 
 /** Names of a video graph's history input and history-weight input (temporal/roles.ts reads them too). */
 export const HISTORY_INPUT = /prev|hidden|state|history/i;
@@ -59,13 +67,8 @@ export function withWarpHead(bytes: Uint8Array): Uint8Array | undefined {
     node('Pad', [x, WARP_PADS], [n('padded')], [{ name: 'mode', value: { type: 'string', s: 'edge' } }]),
     node('Slice', [n('padded'), WARP_STARTS, WARP_ENDS], [n('window')]),
     // Every attribute spelled out: onnxruntime-web's WebGPU Conv cannot infer them from a kernel that is an input.
-    node('Conv', [n('window'), WARP_KERNEL], [half ? n('warped32') : out], [
-      { name: 'group', value: { type: 'int', i: channels } },
-      { name: 'kernel_shape', value: { type: 'ints', ints: [2, 2] } },
-      { name: 'dilations', value: { type: 'ints', ints: [1, 1] } },
-      { name: 'strides', value: { type: 'ints', ints: [1, 1] } },
-      { name: 'pads', value: { type: 'ints', ints: [0, 0, 0, 0] } },
-    ]),
+    depthwise(n('window'), WARP_KERNEL_X, n('along_x'), channels, [1, WARP_TAPS]),
+    depthwise(n('along_x'), WARP_KERNEL_Y, half ? n('warped32') : out, channels, [WARP_TAPS, 1]),
   );
   if (half) head.push(node('Cast', [n('warped32')], [out], [{ name: 'to', value: { type: 'int', i: DataType.FLOAT16 } }]));
   // Topological order: the head first (it reads only graph inputs).
@@ -74,34 +77,54 @@ export function withWarpHead(bytes: Uint8Array): Uint8Array | undefined {
     { name: WARP_PADS, elemType: DataType.INT64, dims: [8] },
     { name: WARP_STARTS, elemType: DataType.INT64, dims: [4] },
     { name: WARP_ENDS, elemType: DataType.INT64, dims: [4] },
-    { name: WARP_KERNEL, elemType: DataType.FLOAT, dims: [channels, 1, 2, 2] },
+    { name: WARP_KERNEL_X, elemType: DataType.FLOAT, dims: [channels, 1, 1, WARP_TAPS] },
+    { name: WARP_KERNEL_Y, elemType: DataType.FLOAT, dims: [channels, 1, WARP_TAPS, 1] },
   );
   return encodeModel(m);
 }
 
 /** True when a session's inputs include the warp head's. */
-export const hasWarpHead = (inputs: readonly { name: string }[]): boolean => inputs.some((v) => v.name === WARP_KERNEL);
+export const hasWarpHead = (inputs: readonly { name: string }[]): boolean => inputs.some((v) => v.name === WARP_KERNEL_X);
+
+/** A depthwise convolution of `channels` by a kernel fed as an input, without padding. */
+const depthwise = (x: string, k: string, y: string, channels: number, shape: [number, number]): NodeProto =>
+  node('Conv', [x, k], [y], [
+    { name: 'group', value: { type: 'int', i: channels } },
+    { name: 'kernel_shape', value: { type: 'ints', ints: shape } },
+    { name: 'dilations', value: { type: 'ints', ints: [1, 1] } },
+    { name: 'strides', value: { type: 'ints', ints: [1, 1] } },
+    { name: 'pads', value: { type: 'ints', ints: [0, 0, 0, 0] } },
+  ]);
 
 /**
  * The head's feeds for moving a `channels × h × w` state by the whole pixels (`ix`, `iy`) and the
- * bilinear weights `k` (k00, k01, k10, k11) of motion.ts `shiftTaps`: `out(x, y) = src(x + dx, y + dy)`.
- * The shift is clamped to the frame (beyond it every pixel reads the edge anyway).
+ * taps `kx`, `ky` (four each, at −1 … 2 pixels from them; temporal/warp.ts `warpHeadFeeds`):
+ * `out(x, y) = src(x + dx, y + dy)`. The shift is clamped to the frame (beyond it every pixel
+ * reads the edge anyway).
  */
-export function warpFeeds(channels: number, h: number, w: number, ix: number, iy: number, k: Float32Array): {
+export function warpFeeds(channels: number, h: number, w: number, ix: number, iy: number, kx: ArrayLike<number>, ky: ArrayLike<number>): {
   pads: BigInt64Array;
   starts: BigInt64Array;
   ends: BigInt64Array;
-  kernel: Float32Array;
+  kernelX: Float32Array;
+  kernelY: Float32Array;
 } {
   const cx = Math.max(-w, Math.min(w, ix));
   const cy = Math.max(-h, Math.min(h, iy));
-  // Rows cy … cy + h and columns cx … cx + w of the state (the 2×2 taps need one more), edges repeated.
-  const [top, left] = [Math.max(0, -cy), Math.max(0, -cx)];
-  const [bottom, right] = [Math.max(0, cy + 1), Math.max(0, cx + 1)];
+  // Rows cy − 1 … cy + h + 1 and columns cx − 1 … cx + w + 1 of the state (the taps reach one
+  // pixel before and two after), edges repeated.
+  const [top, left] = [Math.max(0, 1 - cy), Math.max(0, 1 - cx)];
+  const [bottom, right] = [Math.max(0, cy + 2), Math.max(0, cx + 2)];
   const pads = BigInt64Array.of(0n, 0n, BigInt(top), BigInt(left), 0n, 0n, BigInt(bottom), BigInt(right));
-  const starts = BigInt64Array.of(0n, 0n, BigInt(cy + top), BigInt(cx + left));
-  const ends = BigInt64Array.of(1n, BigInt(channels), BigInt(cy + top + h + 1), BigInt(cx + left + w + 1));
-  const kernel = new Float32Array(4 * channels);
-  for (let c = 0; c < channels; c++) kernel.set(k, 4 * c);
-  return { pads, starts, ends, kernel };
+  const [y0, x0] = [cy - 1 + top, cx - 1 + left];
+  const starts = BigInt64Array.of(0n, 0n, BigInt(y0), BigInt(x0));
+  const ends = BigInt64Array.of(1n, BigInt(channels), BigInt(y0 + h + WARP_TAPS - 1), BigInt(x0 + w + WARP_TAPS - 1));
+  const kernelX = new Float32Array(WARP_TAPS * channels);
+  const kernelY = new Float32Array(WARP_TAPS * channels);
+  for (let c = 0; c < channels; c++)
+    for (let t = 0; t < WARP_TAPS; t++) {
+      kernelX[WARP_TAPS * c + t] = kx[t]!;
+      kernelY[WARP_TAPS * c + t] = ky[t]!;
+    }
+  return { pads, starts, ends, kernelX, kernelY };
 }

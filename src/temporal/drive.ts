@@ -10,7 +10,8 @@ import type { FeedTensor, WireTensor } from '../runtime/protocol.ts';
 import { float32Of, wire } from '../runtime/tensor.ts';
 import { crop, type Rect } from './planes.ts';
 import type { Roles } from './roles.ts';
-import { NO_SHIFT, warpHeadFeeds } from './motion.ts';
+import { NO_SHIFT } from './motion.ts';
+import { warpHeadFeeds } from './warp.ts';
 
 /** What a run needs to know of its engine. */
 export interface Drive {

@@ -1,7 +1,7 @@
 /**
- * Global motion between two low-resolution frames, and the warp that follows it: the history that
- * video mode carries is moved to where the content now is before it is blended
- * (`--temporal auto`, see history-weight.ts and graph/warp-head.ts).
+ * Global motion between two low-resolution frames: the history that video mode carries is moved
+ * (warp.ts) to where the content now is before it is blended (`--temporal auto`, see
+ * history-weight.ts and graph/warp-head.ts).
  *
  * The model is one translation per frame, to sub-pixel accuracy, found in two steps:
  * - integer: a coarse-to-fine search on a 2×2-mean pyramid (down to 1/8), each level minimising a
@@ -11,24 +11,24 @@
  *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
  * Why one translation and not a per-pixel flow: a general warp of the 16-channel feature state
  * (ONNX GridSample) costs about 60 ms a frame at 640×360 on onnxruntime's CPU, more than half of
- * the Realtime model itself; a translation is an edge-padded slice and a 2×2 depthwise
+ * the Realtime model itself; a translation is an edge-padded slice and a 4×4 depthwise
  * convolution, a few ms (docs/temporal.md). Where the content does not follow the translation
  * (objects that move on their own, zooms, rotations) the history-weight tests see the difference
  * and drop the history there: the fallback is the frame alone, never a ghost.
  *
- * The warp is bilinear with the edges clamped: `out(x, y) = src(x + dx, y + dy)`, exactly what
- * the graph's head computes (graph/warp-head.ts), so the estimator's reference planes and the CPU
- * path's feature state move as the state inside the graph does.
- *
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
-import { WARP_ENDS, WARP_KERNEL, WARP_PADS, WARP_STARTS, warpFeeds } from '../graph/warp-head.ts';
-import type { FeedTensor } from '../runtime/protocol.ts';
 
 /** A translation in pixels: the content at (x, y) now was at (x + dx, y + dy) in the previous frame. */
 export interface Shift {
   readonly dx: number;
   readonly dy: number;
+  /**
+   * How soft the warp of the history is (warp.ts): 0 (or absent) Keys' bicubic, for a frame that
+   * the translation registers; 1 bilinear, whose blur averages what it misplaces (a zoom, a
+   * rotation); a mix between. The estimator sets it from the frame's misregistration.
+   */
+  readonly soft?: number;
 }
 
 /** No motion. */
@@ -38,11 +38,10 @@ export const NO_SHIFT: Shift = Object.freeze({ dx: 0, dy: 0 });
 export const isStill = (s: Shift): boolean => s.dx === 0 && s.dy === 0;
 
 /**
- * The integer part of a shift and the four bilinear weights of its fractional part, in float32
- * (the weights the graph's head is fed): k00 at (ix, iy), k01 at (ix + 1, iy), k10 at (ix, iy + 1),
- * k11 at (ix + 1, iy + 1).
+ * The integer part of a shift and the four bilinear weights of its fractional part: k00 at
+ * (ix, iy), k01 at (ix + 1, iy), k10 at (ix, iy + 1), k11 at (ix + 1, iy + 1).
  */
-export function shiftTaps(s: Shift): { ix: number; iy: number; k: Float32Array } {
+function shiftTaps(s: Shift): { ix: number; iy: number; k: Float32Array } {
   const ix = Math.floor(s.dx);
   const iy = Math.floor(s.dy);
   const fx = s.dx - ix;
@@ -51,30 +50,14 @@ export function shiftTaps(s: Shift): { ix: number; iy: number; k: Float32Array }
 }
 
 /**
- * The warp head's inputs (graph/warp-head.ts) that move a `channels × h × w` feature state by `s`,
- * as {@link warpShift} would.
+ * Move a plane of `h × w` by `s` (bilinear, edges clamped): `out(x, y) = src(x + dx, y + dy)`, into
+ * `into`. The Lucas–Kanade steps below linearise around it, and the estimator moves its reference
+ * with it (history-weight.ts); the history itself is moved by warp.ts.
  */
-export function warpHeadFeeds(channels: number, h: number, w: number, s: Shift): Record<string, FeedTensor> {
-  const { ix, iy, k } = shiftTaps(s);
-  const f = warpFeeds(channels, h, w, ix, iy, k);
-  return {
-    [WARP_PADS]: { type: 'int64', data: f.pads, dims: [8] },
-    [WARP_STARTS]: { type: 'int64', data: f.starts, dims: [4] },
-    [WARP_ENDS]: { type: 'int64', data: f.ends, dims: [4] },
-    [WARP_KERNEL]: { type: 'float32', data: f.kernel, dims: [channels, 1, 2, 2] },
-  };
-}
-
-/**
- * Move `c` planes of `h × w` by `s` (bilinear, edges clamped): `out(x, y) = src(x + dx, y + dy)`.
- * Fills `into` when given (not `src` itself).
- */
-export function warpShift(src: Float32Array, c: number, h: number, w: number, s: Shift, opts: { into?: Float32Array } = {}): Float32Array {
-  const n = h * w;
-  const out = opts.into?.length === c * n ? opts.into : new Float32Array(c * n);
+export function bilinearShift(src: Float32Array, h: number, w: number, s: Shift, into: Float32Array): Float32Array {
   const taps = rowTaps(w, s);
-  for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) warpRow(src, ch * n, h, w, taps, y, out);
-  return out;
+  for (let y = 0; y < h; y++) warpRow(src, 0, h, w, taps, y, into);
+  return into;
 }
 
 /** What {@link warpRow} needs of a shift, worked out once per plane. */
@@ -97,7 +80,7 @@ function rowTaps(w: number, s: Shift): RowTaps {
   return { ix, iy, k00: k[0]!, k01: k[1]!, k10: k[2]!, k11: k[3]!, xa, xb: Math.max(xa, Math.min(w, w - 1 - ix)), integer: k[1] === 0 && k[2] === 0 && k[3] === 0 };
 }
 
-/** Row `y` of the plane at `base` in `src`, moved as {@link warpShift} moves it, into `out` (same place). */
+/** Row `y` of the plane at `base` in `src`, moved as {@link bilinearShift} moves it, into `out` (same place). */
 function warpRow(src: Float32Array, base: number, h: number, w: number, t: RowTaps, y: number, out: Float32Array): void {
   const { ix, k00, k01, k10, k11, xa, xb, integer } = t;
   const r0 = base + Math.min(h - 1, Math.max(0, y + t.iy)) * w;
@@ -278,7 +261,7 @@ function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0:
   for (let it = 0; it < iterations; it++) {
     // Only the rows the equations read (each used row and its neighbours) are warped.
     const m = 2 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));
-    if (rowStep < 3) warpShift(prev, 1, h, w, s, { into: warped });
+    if (rowStep < 3) bilinearShift(prev, h, w, s, warped);
     else {
       const taps = rowTaps(w, s);
       for (let y = m; y < h - m; y += rowStep) for (let r = y - 1; r <= y + 1; r++) warpRow(prev, 0, h, w, taps, r, warped);

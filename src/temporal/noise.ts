@@ -18,6 +18,7 @@
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
 import { isStill, type Shift } from './motion.ts';
+import { cubicTaps, keys, warpShift } from './warp.ts';
 
 /** E|X| / σ and sd(|X|) / σ of a zero-mean Gaussian X. */
 export const ABS_MEAN = Math.sqrt(2 / Math.PI);
@@ -96,59 +97,18 @@ export function normalQuantile(p: number): number {
 }
 
 
-/** Keys' cubic convolution weight (a = −0.5), as MATLAB's bicubic. */
-export function keys(x: number): number {
-  const a = Math.abs(x);
-  if (a <= 1) return 1.5 * a * a * a - 2.5 * a * a + 1;
-  if (a < 2) return -0.5 * a * a * a + 2.5 * a * a - 4 * a + 2;
-  return 0;
-}
-
 /**
- * `cur − warp(prev)`, the plane moved by `s` with Keys' bicubic (edges clamped: `warp(x, y) =
- * prev(x + dx, y + dy)`), into `out`; returns the noise gain of the warp (Σ weight², the variance
- * a warped plane of white noise keeps). Sharper than the bilinear warp of the state, so the
- * difference it leaves on moving texture is mostly aliasing, not interpolation blur. The warped
- * plane is rounded to float32 before the subtraction (as if stored), `tmp` holds the horizontal
- * pass. Without `cur`, `out` gets the warped plane itself ({@link cubicWarp}).
+ * `cur − warp(prev)`, the plane moved by `s` with the history's bicubic warp (warp.ts `warpShift`:
+ * Keys, edges clamped, `warp(x, y) = prev(x + dx, y + dy)`, rounded to float32 as stored), into
+ * `out`; returns the noise gain of the warp (Σ weight², the variance a warped plane of white
+ * noise keeps). `tmp` holds the horizontal pass.
  */
-export function cubicDifference(prev: Float32Array, cur: Float32Array | undefined, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
-  const ix = Math.floor(s.dx);
-  const iy = Math.floor(s.dy);
-  const wx = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k));
-  const wy = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k));
-  const gain = wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
-  const [a0, a1, a2, a3] = wx as [number, number, number, number];
-  const clamp = (x: number) => (x < 0 ? 0 : x > w - 1 ? w - 1 : x);
-  // Columns whose four taps lie inside the row take the loop without clamping.
-  const xa = Math.min(w, Math.max(0, 1 - ix));
-  const xb = Math.max(xa, Math.min(w, w - 2 - ix));
-  for (let y = 0; y < h; y++) {
-    const r = y * w;
-    const edge = (x: number): void => {
-      const c = x + ix;
-      tmp[r + x] = a0 * prev[r + clamp(c - 1)]! + a1 * prev[r + clamp(c)]! + a2 * prev[r + clamp(c + 1)]! + a3 * prev[r + clamp(c + 2)]!;
-    };
-    for (let x = 0; x < xa; x++) edge(x);
-    const d = r + ix;
-    for (let x = xa; x < xb; x++) tmp[r + x] = a0 * prev[d + x - 1]! + a1 * prev[d + x]! + a2 * prev[d + x + 1]! + a3 * prev[d + x + 2]!;
-    for (let x = xb; x < w; x++) edge(x);
-  }
-  const [b0, b1, b2, b3] = wy as [number, number, number, number];
-  const row = (y: number) => (y < 0 ? 0 : y > h - 1 ? h - 1 : y) * w;
-  for (let y = 0; y < h; y++) {
-    const [r0, r1, r2, r3] = [row(y + iy - 1), row(y + iy), row(y + iy + 1), row(y + iy + 2)];
-    const o = y * w;
-    if (cur) for (let x = 0; x < w; x++) out[o + x] = cur[o + x]! - Math.fround(b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!);
-    else for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!;
-  }
-  return gain;
-}
-
-/** `src` moved by `s` with Keys' bicubic (edges clamped), into `out`: {@link cubicDifference} without the subtraction. */
-export function cubicWarp(src: Float32Array, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): Float32Array {
-  cubicDifference(src, undefined, h, w, s, tmp, out);
-  return out;
+export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
+  const keysOnly = { dx: s.dx, dy: s.dy };
+  const { wx, wy } = cubicTaps(keysOnly);
+  warpShift(prev, 1, h, w, keysOnly, { into: out, tmp });
+  for (let i = 0; i < h * w; i++) out[i] = cur[i]! - out[i]!;
+  return wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
 }
 
 /** Tuning of {@link estimateNoiseMoving}. */
@@ -157,6 +117,11 @@ export interface MovingNoiseOptions {
   readonly block?: number;
   /** Quantile of the blocks' noise variances taken as the frame's (default 0.75: what aliasing leaves pulls the lower ones down). */
   readonly quantile?: number;
+  /**
+   * The clip's noise variance as read so far (luma levels², on this plane), for the
+   * misregistration: the noise in the gradients shrinks each block's residual motion toward 0.
+   */
+  readonly noiseVar?: number;
 }
 
 /**
@@ -182,7 +147,7 @@ export function estimateNoiseMoving(
   last: Float32Array | undefined,
   opts: MovingNoiseOptions = {},
   buffers: { into?: Float32Array; tmp?: Float32Array } = {},
-): { sigma: number | undefined; difference: Float32Array } {
+): { sigma: number | undefined; difference: Float32Array; misregistration?: number } {
   const B = opts.block ?? 8;
   const still = isStill(s);
   const n2 = w * h;
@@ -213,6 +178,8 @@ export function estimateNoiseMoving(
   const G = B + 4;
   const gxs = new Float64Array(G * G);
   const gys = new Float64Array(G * G);
+  const fit = new AffineFit(w, h);
+  const noiseVar = opts.noiseVar ?? 0;
   for (let j = 0; j < nr; j++)
     for (let i0 = 0; i0 < nc; i0++) {
       const by = m + Math.floor((j * rows) / nr) * B;
@@ -248,6 +215,16 @@ export function estimateNoiseMoving(
           dy /= big;
         }
       }
+      // For the misregistration, the same step with the noise's share of the gradients' energy
+      // taken out (a central difference carries σ²/2 of it a pixel): on smooth noisy content the
+      // plain step reads a zoom at a quarter of its size.
+      const ng = (G * G * noiseVar) / 2;
+      const [a2, c2] = [a - ng, c - ng];
+      const det2 = a2 * c2 - b * b;
+      if (a2 > 0 && c2 > 0 && det2 > 1e-3 * (a2 + c2) * (a2 + c2)) {
+        const [rx, ry] = [(c2 * ex - b * ey) / det2, (a2 * ey - b * ex) / det2];
+        if (Math.abs(rx) <= 1 && Math.abs(ry) <= 1) fit.add(bx + B / 2, by + B / 2, rx, ry);
+      }
       // The last difference moved onto this block. No clamping: the margin `m` keeps every tap
       // inside the frame.
       if (still) for (let y = 0; y < B; y++) win.set(last.subarray((by + y) * w + bx, (by + y) * w + bx + B), y * B);
@@ -276,8 +253,70 @@ export function estimateNoiseMoving(
       if (!(mean > 12 * n && mean < 243 * n)) continue;
       variances.push(-(sdq / n - (sd / n) * (sq / n)) / gain);
     }
-  if (variances.length < 8) return { sigma: undefined, difference };
+  const misregistration = fit.misregistration();
+  if (variances.length < 8) return { sigma: undefined, difference, misregistration };
   variances.sort((p, q) => p - q);
   const v = variances[Math.floor((opts.quantile ?? 0.75) * (variances.length - 1))]!;
-  return { sigma: Math.sqrt(Math.max(0, v)), difference };
+  return { sigma: Math.sqrt(Math.max(0, v)), difference, misregistration };
+}
+
+/**
+ * Least-squares affine fit of the blocks' residual motions (what the global translation left):
+ * `r(x, y) = c + A·(x − w/2, y − h/2)`. Its linear part `A` is what one translation cannot
+ * follow (a zoom, a rotation, a shear); its root mean square displacement over the frame is how
+ * far the translated history lies from the content, on average, in pixels.
+ */
+class AffineFit {
+  // Normal equations of the regressors (1, X, Y), shared by both components.
+  readonly #m = new Float64Array(6); // n, ΣX, ΣY, ΣX², ΣXY, ΣY²
+  readonly #rx = new Float64Array(3);
+  readonly #ry = new Float64Array(3);
+  constructor(
+    readonly w: number,
+    readonly h: number,
+  ) {}
+
+  add(x: number, y: number, dx: number, dy: number): void {
+    const [X, Y] = [x - this.w / 2, y - this.h / 2];
+    const m = this.#m;
+    m[0]! += 1;
+    m[1]! += X;
+    m[2]! += Y;
+    m[3]! += X * X;
+    m[4]! += X * Y;
+    m[5]! += Y * Y;
+    for (const [r, d] of [[this.#rx, dx], [this.#ry, dy]] as const) {
+      r[0]! += d;
+      r[1]! += X * d;
+      r[2]! += Y * d;
+    }
+  }
+
+  /** RMS over the frame of `|A·(X, Y)|`, in pixels; undefined with too few blocks to tell. */
+  misregistration(): number | undefined {
+    const [n, sx, sy, sxx, sxy, syy] = this.#m as unknown as [number, number, number, number, number, number];
+    if (n < 12) return undefined;
+    const M = [n, sx, sy, sx, sxx, sxy, sy, sxy, syy];
+    const solve = (r: Float64Array) => solve3(M, [r[0]!, r[1]!, r[2]!]);
+    const a = solve(this.#rx);
+    const b = solve(this.#ry);
+    if (!a || !b) return undefined;
+    // Over the frame's pixels X and Y are uncorrelated with variances w²/12 and h²/12.
+    const [vx, vy] = [(this.w * this.w) / 12, (this.h * this.h) / 12];
+    return Math.sqrt((a[1]! ** 2 + b[1]! ** 2) * vx + (a[2]! ** 2 + b[2]! ** 2) * vy);
+  }
+}
+
+/** The solution of the 3×3 system `M·x = r` (row-major), or undefined when singular. */
+function solve3(M: number[], r: number[]): number[] | undefined {
+  const [a, b, c, d, e, f, g, h, i] = M as [number, number, number, number, number, number, number, number, number];
+  const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+  if (!(Math.abs(det) > 1e-9 * Math.abs(a * e * i))) return undefined;
+  const col = (k: number) => {
+    const m = [...M];
+    for (let j = 0; j < 3; j++) m[3 * j + k] = r[j]!;
+    const [p, q, s, t, u, v, x, y, z] = m as [number, number, number, number, number, number, number, number, number];
+    return (p * (u * z - v * y) - q * (t * z - v * x) + s * (t * y - u * x)) / det;
+  };
+  return [col(0), col(1), col(2)];
 }

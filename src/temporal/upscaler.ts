@@ -23,7 +23,8 @@ import { blit, crop, cropRows, packedFromPlanar, reflectPad, roundUp, type Rect 
 import { rolesOf, type Roles } from './roles.ts';
 import { TILE_OVERLAP, halveTile, planTiles } from './tiles.ts';
 import { HistoryWeightEstimator } from './history-weight.ts';
-import { NO_SHIFT, isStill, warpHeadFeeds, warpShift, type Shift } from './motion.ts';
+import { NO_SHIFT, isStill, type Shift } from './motion.ts';
+import { warpHeadFeeds, warpShift } from './warp.ts';
 import { hasWarpHead } from '../graph/warp-head.ts';
 import { own, runTile, type Drive, type Feeds } from './drive.ts';
 import type { FrameOptions, PackedFrame, PlanarFrame, UpscalerOptions, UpscalerSnapshot, UpscalerStats } from './upscaler-types.ts';

@@ -15,6 +15,10 @@
  * lower the reading (in expectation), never raise it. Measured on clean and noisy pans, zooms and rotations of
  * photographs and of a dead-leaves texture in docs/temporal.md.
  *
+ * On the way it measures how well the global translation registers the frame (the
+ * misregistration: an affine fit of each block's residual motion), which sets how sharp the
+ * history's warp is (history-weight.ts `softness`).
+ *
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
 import { isStill, type Shift } from './motion.ts';
@@ -217,12 +221,14 @@ export function estimateNoiseMoving(
       }
       // For the misregistration, the same step with the noise's share of the gradients' energy
       // taken out (a central difference carries σ²/2 of it a pixel): on smooth noisy content the
-      // plain step reads a zoom at a quarter of its size.
+      // plain step reads a zoom at a third to a half of its size.
       const ng = (G * G * noiseVar) / 2;
-      const [a2, c2] = [a - ng, c - ng];
+      const a2 = a - ng;
+      const c2 = c - ng;
       const det2 = a2 * c2 - b * b;
       if (a2 > 0 && c2 > 0 && det2 > 1e-3 * (a2 + c2) * (a2 + c2)) {
-        const [rx, ry] = [(c2 * ex - b * ey) / det2, (a2 * ey - b * ex) / det2];
+        const rx = (c2 * ex - b * ey) / det2;
+        const ry = (a2 * ey - b * ex) / det2;
         if (Math.abs(rx) <= 1 && Math.abs(ry) <= 1) fit.add(bx + B / 2, by + B / 2, rx, ry);
       }
       // The last difference moved onto this block. No clamping: the margin `m` keeps every tap
@@ -277,7 +283,8 @@ class AffineFit {
   ) {}
 
   add(x: number, y: number, dx: number, dy: number): void {
-    const [X, Y] = [x - this.w / 2, y - this.h / 2];
+    const X = x - this.w / 2;
+    const Y = y - this.h / 2;
     const m = this.#m;
     m[0]! += 1;
     m[1]! += X;
@@ -285,11 +292,13 @@ class AffineFit {
     m[3]! += X * X;
     m[4]! += X * Y;
     m[5]! += Y * Y;
-    for (const [r, d] of [[this.#rx, dx], [this.#ry, dy]] as const) {
-      r[0]! += d;
-      r[1]! += X * d;
-      r[2]! += Y * d;
-    }
+    const [rx, ry] = [this.#rx, this.#ry];
+    rx[0]! += dx;
+    rx[1]! += X * dx;
+    rx[2]! += Y * dx;
+    ry[0]! += dy;
+    ry[1]! += X * dy;
+    ry[2]! += Y * dy;
   }
 
   /** RMS over the frame of `|A·(X, Y)|`, in pixels; undefined with too few blocks to tell. */

@@ -42,7 +42,7 @@ import { degradeFrame } from '../src/eval/degrade.ts';
 import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/evaluate.ts';
 import { chartSvg } from '../src/eval/chart.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
-import { HistoryWeightEstimator, type HistoryWeightOptions } from '../src/temporal/history-weight.ts';
+import { HistoryWeightEstimator, WEIGHT_DEFAULTS, type HistoryWeightOptions } from '../src/temporal/history-weight.ts';
 import { isStill } from '../src/temporal/motion.ts';
 import { deadLeaves, renderClip, type CameraMotion, type ClipSpec } from '../src/eval/motion-clips.ts';
 import { decodeFrames } from '../src/video/decode.ts';
@@ -147,6 +147,15 @@ interface Row {
   movedFrames?: number;
 }
 
+/** One `KEY=VALUE` of an `auto+…` method: a numeric HistoryWeightOptions field. */
+function tweak(t: string, method: string): [string, number] {
+  const [key = '', value = ''] = t.split('=');
+  const v = Number(value);
+  if (!(key in WEIGHT_DEFAULTS) || typeof WEIGHT_DEFAULTS[key as keyof typeof WEIGHT_DEFAULTS] !== 'number' || value === '' || Number.isNaN(v))
+    throw new Error(`method ${method}: ${t} is not KEY=NUMBER of a numeric HistoryWeightOptions field`);
+  return [key, v];
+}
+
 /** Run one method over a clip's LR frames through the frame engine and score it. */
 async function runMethod(model: string, method: string, lrs: RgbImage[], gts: RgbImage[], threads: number): Promise<Omit<Row, 'clip' | 'noise'>> {
   // 'auto-full': auto measuring large frames on the frame itself, not on its half plane.
@@ -154,7 +163,7 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
   // 'auto+KEY=VALUE+…': auto with the estimator's tuning changed (HistoryWeightOptions), for experiments.
   const [base = '', ...tweaks] = method.split('+');
   const auto = base === 'auto' || full;
-  const tuning: HistoryWeightOptions = full ? { halfFrom: Infinity } : Object.fromEntries(tweaks.map((t) => [t.split('=')[0], Number(t.split('=')[1])]));
+  const tuning: HistoryWeightOptions = full ? { halfFrom: Infinity } : Object.fromEntries(tweaks.map((t) => tweak(t, method)));
   // 'auto-still': the same weight maps without motion compensation (the history left where it
   // was), fed to an engine of fixed weight: what motion compensation buys.
   const still = method === 'auto-still';
@@ -190,10 +199,12 @@ async function summary(files: string[], outDir: string): Promise<void> {
   const keys = [...new Set(rows.map((r) => `${r.clip}|${r.noise}`))];
   const get = (k: string, method: string) => rows.find((r) => `${r.clip}|${r.noise}` === k && r.method === method);
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  // Studies of large frames (hd) may hold auto measuring the frame itself: one more column.
+  // Columns for the methods the rows hold: auto without motion compensation, and (studies of
+  // large frames) auto measuring the frame itself.
+  const withStill = rows.some((r) => r.method === 'auto-still');
   const full = rows.some((r) => r.method === 'auto-full');
-  print(`| clip | σ | PSNR-Y off / 0.2 / auto | temporal error off / 0.2 / auto | auto vs off | auto without motion compensation |${full ? ' auto on the frame, not its half plane |' : ''} noise read | moved |`);
-  print(`|---|---|---|---|---|---|${full ? '---|' : ''}---|---|`);
+  print(`| clip | σ | PSNR-Y off / 0.2 / auto | temporal error off / 0.2 / auto | auto vs off |${withStill ? ' auto without motion compensation |' : ''}${full ? ' auto on the frame, not its half plane |' : ''} noise read | moved |`);
+  print(`|---|---|---|---|---|${withStill ? '---|' : ''}${full ? '---|' : ''}---|---|`);
   const bars: { label: string; clean?: number; noisy?: number; still?: number }[] = [];
   for (const k of keys) {
     const [clip, noise] = k.split('|') as [string, string];
@@ -201,7 +212,7 @@ async function summary(files: string[], outDir: string): Promise<void> {
     if (!off || !auto) continue;
     const te = (r: Row | undefined) => r?.mean.temporalError;
     const d = (r: Row) => `${(r.mean.psnr - off.mean.psnr >= 0 ? '+' : '')}${(r.mean.psnr - off.mean.psnr).toFixed(3)} dB, ${((100 * te(r)!) / te(off)! - 100).toFixed(1)} %`;
-    print(`| ${clip} | ${noise} | ${fmt(off.mean.psnr, 3)} / ${fmt(blind?.mean.psnr, 3)} / ${fmt(auto.mean.psnr, 3)} | ${fmt(te(off), 3)} / ${fmt(te(blind), 3)} / ${fmt(te(auto), 3)} | ${d(auto)} | ${still ? d(still) : ''} |${full ? ` ${onFrame ? `${d(onFrame)} (${fmt(onFrame.noiseRead, 2)})` : ''} |` : ''} ${fmt(auto.noiseRead, 2)} | ${auto.movedFrames ?? ''} |`);
+    print(`| ${clip} | ${noise} | ${fmt(off.mean.psnr, 3)} / ${fmt(blind?.mean.psnr, 3)} / ${fmt(auto.mean.psnr, 3)} | ${fmt(te(off), 3)} / ${fmt(te(blind), 3)} / ${fmt(te(auto), 3)} | ${d(auto)} |${withStill ? ` ${still ? d(still) : ''} |` : ''}${full ? ` ${onFrame ? `${d(onFrame)} (${fmt(onFrame.noiseRead, 2)})` : ''} |` : ''} ${fmt(auto.noiseRead, 2)} | ${auto.movedFrames ?? ''} |`);
     let bar = bars.find((b) => b.label === clip);
     if (!bar) bars.push((bar = { label: clip }));
     const pct = (r: Row) => (100 * te(r)!) / te(off)! - 100;

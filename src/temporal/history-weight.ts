@@ -255,9 +255,9 @@ export class HistoryWeightEstimator {
     const still = isStill(motion);
     const into = this.#scratch.get('wref', n);
     // On the frame the reference moves bilinearly whatever the features' warp: its blur stands
-    // for what the motion may have misplaced, so the tests keep history only where that does not
-    // matter (a sharp reference let zooms keep more and lose up to 0.25 dB). The half plane's
-    // finer content takes the bicubic (step 6 of the map in docs/temporal.md).
+    // for what the motion may have misplaced, so the maps (where history is kept) stay those
+    // measured before the sharp warp (a sharp reference kept more on pans and lost up to 0.17 dB
+    // there). The half plane's finer content takes the bicubic (step 6 of the map in docs/temporal.md).
     const wRef = still ? ref : half ? warpShift(ref, 1, h, w, motion, { into, tmp: this.#scratch.get('cubic', n) }) : bilinearShift(ref, h, w, motion, into);
     const wVar = still ? refVar : bilinearShift(refVar, h, w, motion, this.#scratch.get('wvar', n));
     const o = this.options;

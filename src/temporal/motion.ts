@@ -11,8 +11,8 @@
  *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
  * Why one translation and not a per-pixel flow: a general warp of the 16-channel feature state
  * (ONNX GridSample) costs about 60 ms a frame at 640×360 on onnxruntime's CPU, more than half of
- * the Realtime model itself; a translation is an edge-padded slice and a 4×4 depthwise
- * convolution, a few ms (docs/temporal.md). Where the content does not follow the translation
+ * the Realtime model itself; a translation is an edge-padded slice and depthwise convolutions of
+ * four taps each way, a few ms (docs/temporal.md). Where the content does not follow the translation
  * (objects that move on their own, zooms, rotations) the history-weight tests see the difference
  * and drop the history there: the fallback is the frame alone, never a ghost.
  *

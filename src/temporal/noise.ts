@@ -22,7 +22,7 @@
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
 import { isStill, type Shift } from './motion.ts';
-import { cubicTaps, keys, warpShift } from './warp.ts';
+import { cubicTaps, warpShift } from './warp.ts';
 
 /** E|X| / σ and sd(|X|) / σ of a zero-mean Gaussian X. */
 export const ABS_MEAN = Math.sqrt(2 / Math.PI);
@@ -102,8 +102,8 @@ export function normalQuantile(p: number): number {
 
 
 /**
- * `cur − warp(prev)`, the plane moved by `s` with the history's bicubic warp (warp.ts `warpShift`:
- * Keys, edges clamped, `warp(x, y) = prev(x + dx, y + dy)`, rounded to float32 as stored), into
+ * `cur − warp(prev)`, the plane moved by `s` with the history's sharp warp (warp.ts `warpShift`:
+ * Keys, whatever `s.soft` says; edges clamped, `warp(x, y) = prev(x + dx, y + dy)`, rounded to float32 as stored), into
  * `out`; returns the noise gain of the warp (Σ weight², the variance a warped plane of white
  * noise keeps). `tmp` holds the horizontal pass.
  */
@@ -111,7 +111,7 @@ export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number
   const keysOnly = { dx: s.dx, dy: s.dy };
   const { wx, wy } = cubicTaps(keysOnly);
   warpShift(prev, 1, h, w, keysOnly, { into: out, tmp });
-  for (let i = 0; i < h * w; i++) out[i] = cur[i]! - out[i]!;
+  for (let i = 0, n = h * w; i < n; i++) out[i] = cur[i]! - out[i]!;
   return wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
 }
 
@@ -161,10 +161,9 @@ export function estimateNoiseMoving(
   else gain = cubicDifference(prev, cur, h, w, s, buffers.tmp?.length === n2 ? buffers.tmp : new Float32Array(n2), difference);
   if (!last || last.length !== w * h) return { sigma: undefined, difference };
   // The last difference moved onto this frame, on the windows measured.
-  const ix = Math.floor(s.dx);
-  const iy = Math.floor(s.dy);
-  const [wx0, wx1, wx2, wx3] = [-1, 0, 1, 2].map((k) => keys(s.dx - ix - k)) as [number, number, number, number];
-  const [wy0, wy1, wy2, wy3] = [-1, 0, 1, 2].map((k) => keys(s.dy - iy - k)) as [number, number, number, number];
+  const { ix, iy, wx, wy } = cubicTaps({ dx: s.dx, dy: s.dy });
+  const [wx0, wx1, wx2, wx3] = wx;
+  const [wy0, wy1, wy2, wy3] = wy;
   const win = new Float32Array(B * B);
   const tmp = new Float32Array((B + 3) * B);
   const m = 3 + Math.ceil(Math.max(Math.abs(s.dx), Math.abs(s.dy)));

@@ -2,9 +2,10 @@
  * The warp that moves the carried history with the camera: by one sub-pixel translation, edges
  * clamped, `out(x, y) = src(x + dx, y + dy)`, with Keys' bicubic (a = −0.5) where the translation
  * registers the frame and a bilinear one where it does not (`Shift.soft`). The graph's head
- * (graph/warp-head.ts) computes the same with an edge-padded slice and a 4×4 depthwise
- * convolution; {@link warpShift} computes it on the CPU (the one-at-a-time path, the estimator's
- * reference), and {@link warpHeadFeeds} gives the head its inputs.
+ * (graph/warp-head.ts) computes the same with an edge-padded slice and depthwise convolutions of
+ * four taps along x, then along y; {@link warpShift} computes it on the CPU (the one-at-a-time
+ * path; Keys alone for the estimator's half-plane reference and the noise's differences), and
+ * {@link warpHeadFeeds} gives the head its inputs.
  *
  * Why bicubic and not bilinear: the history is warped again every frame, so the warp's blur
  * compounds. At a fraction of 0.37 pixel, bilinear keeps 73 % of the content at half the Nyquist

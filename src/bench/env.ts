@@ -61,7 +61,7 @@ export function webgpuBackend(): string {
   const icd = process.env.VK_ICD_FILENAMES;
   if (icd?.includes('swiftshader')) return `SwiftShader software Vulkan (VK_ICD_FILENAMES=${icd})`;
   if (icd) return `Vulkan ICD ${icd}`;
-  if (process.platform === 'linux' && !existsSync('/dev/dri')) return 'no GPU device nodes (/dev/dri absent)';
+  if (process.platform === 'linux' && !existsSync('/dev/dri') && !existsSync('/dev/nvidia0')) return 'no GPU device nodes (/dev/dri and /dev/nvidia0 absent)';
   return 'system default adapter';
 }
 

@@ -46,13 +46,16 @@ export function parseDevice(value: string | undefined): DeviceRequest {
 }
 
 /**
- * True when a hardware GPU is likely to back WebGPU. On Linux that means a DRM render node;
- * a software Vulkan (SwiftShader) is slower than the CPU provider, so `auto` skips it and it
- * is used only when asked for by name.
+ * True when a hardware GPU is likely to back WebGPU. On Linux that means a DRM render node, or
+ * NVIDIA's own device nodes: its proprietary driver serves Vulkan without a render node on
+ * headless servers and in VMs (seen on an H200, where WebGPU ran through it). A software Vulkan
+ * (SwiftShader) is slower than the CPU provider, so `auto` skips it and it is used only when
+ * asked for by name.
  */
-function hardwareWebGpuLikely(): boolean {
+export function hardwareWebGpuLikely(): boolean {
   if (process.platform === 'darwin' || process.platform === 'win32') return true;
   if (process.env.VK_ICD_FILENAMES?.includes('swiftshader')) return false;
+  if (nvidiaLikely()) return true;
   try {
     return existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
   } catch {

@@ -5,7 +5,7 @@
  * history is moved every frame.
  *
  *   npx tsx scripts/bench-temporal.ts [--size 640x360] [--frames 48] [--rounds 5] [--model M]
- *                                     [--threads N]
+ *                                     [--threads N] [--device cpu|webgpu|auto]
  *
  * Per round, frames already in memory (a generated pan: src/eval/motion-clips.ts over Vid4 walk
  * from ../shared, or a dead-leaves picture without it, plus noise σ 4):
@@ -32,8 +32,10 @@ import { resolveModel } from '../src/runtime/model.ts';
 import { ModelSession } from '../src/runtime/session.ts';
 import { wire } from '../src/runtime/tensor.ts';
 import type { FeedTensor } from '../src/runtime/protocol.ts';
+import { parseDevice } from '../src/runtime/devices.ts';
 import { withWarpHead } from '../src/graph/warp-head.ts';
-import { rolesOf } from '../src/temporal/roles.ts';
+import { carriedOutput, rolesOf } from '../src/temporal/roles.ts';
+import { readOnnxInfo } from '../src/graph/onnx-info.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator, doubleMap, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
 import { bilinearShift, estimateShift, halvePlane, isStill, LARGE_FRAME, zeroEntering } from '../src/temporal/motion.ts';
@@ -48,6 +50,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '5' },
     model: { type: 'string' },
     threads: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 const [W, H] = a.size!.split('x').map(Number) as [number, number];
@@ -56,6 +59,8 @@ const SHARED = process.env.PARAGON_SHARED ?? path.resolve(path.dirname(fileURLTo
 const OFFICIAL = path.join(SHARED, 'models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
 const model = a.model ?? (existsSync(OFFICIAL) ? OFFICIAL : undefined);
 const cpu = a.threads ? { intraOpThreads: Number(a.threads) } : {};
+// The model's device (the estimator always runs on this thread's CPU); a device that does not load falls back to the CPU with a notice.
+const device = parseDevice(a.device);
 const print = (s: string) => process.stdout.write(`${s}\n`);
 
 // A pan at the frame size: 12 rendered frames, played forward and back, under fresh noise each frame.
@@ -82,7 +87,10 @@ const resolved = await resolveModel(model, { mode: 'video' });
 /** The session alone, back to back (with the warp head and the decided maps and shifts when `head`). */
 async function graph(head: boolean): Promise<number> {
   const bytes = head ? withWarpHead(resolved.bytes)! : resolved.bytes;
-  await using s = await ModelSession.create(bytes, { device: 'cpu', cpu });
+  const io = readOnnxInfo(bytes, 'model');
+  const carried = carriedOutput(io.inputs.map((v) => v.name), io.outputs.map((v) => v.name));
+  await using s = await ModelSession.create(bytes, { device, cpu, onNotice: print, ...(carried ? { resident: [carried] } : {}) });
+  if (head) print(`device: ${s.device}`);
   const roles = rolesOf(resolved.info.file, s.inputs, s.outputs);
   const C = resolved.info.channels!;
   const feeds = (i: number): Record<string, FeedTensor> => {
@@ -101,7 +109,7 @@ async function graph(head: boolean): Promise<number> {
 
 /** The frame engine, two frames in flight (as the video pipeline keeps it busy). */
 async function engine(weight: number | 'auto'): Promise<number> {
-  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device: 'cpu', cpu });
+  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device, cpu });
   await up.process(frames[0]!); // warm-up, not timed
   up.reset();
   const t = performance.now();

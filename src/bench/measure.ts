@@ -1,15 +1,16 @@
 /**
  * Measuring one combination (model × device × precision × mode × size) through the same runtime
  * the pipeline uses: a worker-hosted {@link ModelSession}, tensors transferred both ways, and in
- * video mode the previous run's features fed back as `prev_feat`. The timer brackets
- * `session.run` only; preparing the input (copying the frame, float16 packing) happens before it.
+ * video mode the previous run's features fed back as `prev_feat` where the pipeline keeps them: in
+ * the worker, and on the GPU for WebGPU (runtime/resident.ts). The timer brackets the run only;
+ * preparing the input (copying the frame, float16 packing) happens before it.
  */
 import { readOnnxInfo } from '../graph/onnx-info.ts';
 import { resolveModel } from '../runtime/model.ts';
 import { ModelSession } from '../runtime/session.ts';
 import type { WireTensor } from '../runtime/protocol.ts';
 import { toFloat16 } from '../runtime/tensor.ts';
-import { rolesOf } from '../temporal/roles.ts';
+import { carriedOutput, rolesOf } from '../temporal/roles.ts';
 import { isParagonError } from '../errors.ts';
 import { gpuMemoryMB, ranOn, RssSampler } from './env.ts';
 import { archOfOnnx, frameCost } from './flops.ts';
@@ -79,8 +80,11 @@ async function prepare(c: BenchCase, o: Resolved, env: BenchEnv): Promise<Prepar
   const notices: string[] = [];
   let session: ModelSession;
   try {
+    const carried = carriedOutput(info.inputs.map((v) => v.name), info.outputs.map((v) => v.name));
     session = await ModelSession.create(resolved.bytes, {
       device: c.device,
+      // As the video pipeline runs it: the state stays in the worker, and on the GPU where it can.
+      ...(carried ? { resident: [carried] } : {}),
       label: c.model,
       onNotice: (l) => notices.push(l),
       ...(o.threads !== undefined ? { cpu: { intraOpThreads: o.threads } } : {}),
@@ -105,10 +109,11 @@ async function prepare(c: BenchCase, o: Resolved, env: BenchEnv): Promise<Prepar
     const n = channels * h * w;
     return { type: t, data: t === 'float16' ? new Uint16Array(n) : new Float32Array(n), dims: [1, channels, h, w] };
   };
-  let prev: WireTensor | undefined = video ? zeros() : undefined;
+  // Video graphs: the first run is fed zeros, later ones the state the worker kept from the run before.
+  let first = true;
   const feeds = (): Record<string, WireTensor> => {
     const f: Record<string, WireTensor> = { [roles.input]: { type, data: template.slice(), dims: [1, 3, h, w] } };
-    if (roles.prev) f[roles.prev] = prev ?? zeros();
+    if (roles.prev && first) f[roles.prev] = zeros();
     if (roles.alpha) {
       const a = Float32Array.of(o.historyWeight);
       f[roles.alpha] = { type: roles.types[roles.alpha]!, data: roles.types[roles.alpha] === 'float16' ? toFloat16(a) : a, dims: [1, 1, 1, 1] };
@@ -118,10 +123,12 @@ async function prepare(c: BenchCase, o: Resolved, env: BenchEnv): Promise<Prepar
   const once = async (): Promise<number> => {
     const f = feeds();
     const t0 = performance.now();
-    const out = await session.run(f);
-    const ms = performance.now() - t0;
-    if (roles.feature) prev = out[roles.feature];
-    return ms;
+    if (video) {
+      const r = await session.runCarried(f, { input: roles.prev!, output: roles.feature! });
+      if (!r.ok) throw r.error;
+    } else await session.run(f);
+    first = false;
+    return performance.now() - t0;
   };
   const arch = archOfOnnx(resolved.bytes, info);
   const cost = arch ? frameCost(arch, h, w, info.upsamplerAlpha ?? 0) : undefined;

@@ -40,7 +40,7 @@ export interface ValueInfo {
 
 /** Main thread → worker. */
 export type Request =
-  | { type: 'load'; model: Uint8Array; devices: Device[]; cpu: CpuOptions }
+  | { type: 'load'; model: Uint8Array; devices: Device[]; cpu: CpuOptions; resident?: readonly string[] }
   | { type: 'run'; feeds: Record<string, FeedTensor>; carry?: Carry; fetch?: string[]; into?: Record<string, ArrayBuffer> }
   | { type: 'take'; copy: boolean }
   | { type: 'close' };

@@ -18,6 +18,13 @@ export interface SessionOptions {
   readonly label?: string;
   /** Receives one-line notices (device fallback). Default: none. */
   readonly onNotice?: (line: string) => void;
+  /**
+   * Outputs to leave on the device between runs where it can (WebGPU: GPU buffers; ignored
+   * elsewhere): the carried feature state (see {@link ModelSession.runCarried}), so that it never
+   * crosses to the CPU. Read back only when asked for: {@link ModelSession.take}, or a run that
+   * does not carry it.
+   */
+  readonly resident?: readonly string[];
 }
 
 const WORKER_URL = siblingModule(import.meta.url, 'worker');
@@ -77,7 +84,7 @@ export class ModelSession implements AsyncDisposable {
     const request = options.device ?? 'auto';
     const label = options.label ?? 'model';
     const s = new ModelSession(startWorker(), label);
-    const reply = await s.#call({ type: 'load', model, devices: deviceCandidates(request), cpu: options.cpu ?? {} }).catch(
+    const reply = await s.#call({ type: 'load', model, devices: deviceCandidates(request), cpu: options.cpu ?? {}, ...(options.resident?.length ? { resident: options.resident } : {}) }).catch(
       async (e) => {
         await s.close();
         throw e;
@@ -196,7 +203,14 @@ export class ModelSession implements AsyncDisposable {
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#worker.ref();
-      this.#worker.postMessage({ ...req, id }, transfer);
+      try {
+        this.#worker.postMessage({ ...req, id }, transfer);
+      } catch (e) {
+        // Nothing was sent (a detached buffer, say): no reply will come, so do not keep the worker up for one.
+        this.#pending.delete(id);
+        if (this.#pending.size === 0) this.#worker.unref();
+        reject(e);
+      }
     });
   }
 }

@@ -6,7 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { sessionOptions, shortOrtMessage, isOutOfMemory } from './devices.ts';
+import { shortOrtMessage, isOutOfMemory } from './devices.ts';
+import { Downloader, onDevice, release as releaseTensor, residentSessionOptions } from './resident.ts';
 import { hasNonFinite } from './tensor.ts';
 import { currentThreadId, threadIds } from './priority.ts';
 import type { Carry, FeedTensor, OutTensor, Request, Reply, WireTensor } from './protocol.ts';
@@ -18,6 +19,8 @@ const port = parentPort;
 if (!port) throw new Error('runtime/worker.ts must run in a worker thread');
 
 let session: ort.InferenceSession | undefined;
+/** Reads outputs left on the device back to the CPU (resident.ts); made at load. */
+let downloader: Downloader | undefined;
 
 function reply(msg: Reply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
@@ -32,7 +35,8 @@ async function load(id: number, req: Extract<Request, { type: 'load' }>): Promis
   for (const device of req.devices) {
     try {
       const before = new Set(threadIds());
-      session = await ort.InferenceSession.create(req.model, sessionOptions(device, req.cpu));
+      session = await ort.InferenceSession.create(req.model, residentSessionOptions(device, req.cpu, req.resident));
+      downloader = new Downloader(device, req.cpu);
       // This thread and the ones the session started (ORT's pool): the model's threads.
       const self = currentThreadId();
       const threads = self === undefined ? [] : [self, ...threadIds().filter((t) => !before.has(t))];
@@ -71,7 +75,7 @@ async function run(id: number, feeds: Record<string, FeedTensor>, carry: Carry |
   if (carry && !(carry.input in inputs)) {
     if (broken || !kept) return fail({ id, ok: false, message: 'no carried feature state (an earlier run failed)', oom: false, broken: true });
     inputs[carry.input] = kept;
-    if (spare && spare.type === kept.type && spare.data.length === kept.data.length) target = new ort.Tensor(kept.type as 'float32', spare.data as Float32Array, kept.dims);
+    if (spare && !onDevice(kept) && spare.type === kept.type && spare.data.length === kept.data.length) target = new ort.Tensor(kept.type as 'float32', spare.data as Float32Array, kept.dims);
   }
   try {
     const names = fetch ?? session.outputNames;
@@ -82,19 +86,29 @@ async function run(id: number, feeds: Record<string, FeedTensor>, carry: Carry |
     if (carry) {
       const f = out[carry.output];
       if (!f) throw new Error(`model returned no ${carry.output}`);
-      nonFinite = carry.guard === true && Object.values(out).some((t) => (t.type === 'float32' || t.type === 'float16') && anyNonFinite(t.data as Float32Array | Uint16Array));
-      if (nonFinite) broken = true;
-      else {
+      // A state left on the device is not read back for the check: a NaN or Inf in the features
+      // reaches this frame's image, which is checked.
+      nonFinite = carry.guard === true && Object.values(out).some((t) => !onDevice(t) && (t.type === 'float32' || t.type === 'float16') && anyNonFinite(t.data as Float32Array | Uint16Array));
+      if (nonFinite) {
+        broken = true;
+        releaseTensor(f);
+      } else {
         // The state before is free now (it was this run's input, or not used at all).
-        if (kept && kept !== target) spare = kept;
+        if (kept && kept !== target) {
+          if (onDevice(kept)) kept.dispose();
+          else spare = kept;
+        }
         kept = target ?? f;
         broken = false;
       }
     }
     const outputs: Record<string, OutTensor> = {};
     const transfer: ArrayBuffer[] = [];
-    for (const [name, t] of Object.entries(out)) {
+    for (const [name, o] of Object.entries(out)) {
       if (carry && name === carry.output) continue;
+      // A resident output asked for by a run that does not carry it (tiles, reruns): read back.
+      const t = onDevice(o) ? await downloader!.toCpu(o) : o;
+      releaseTensor(o);
       const data = t.data as OutTensor['data'];
       const mine = into[name];
       if (mine && mine.byteLength === data.byteLength) {
@@ -125,11 +139,14 @@ function anyNonFinite(a: Float32Array | Uint16Array): boolean {
 }
 
 /** Hand the kept state to the main thread: a copy (it stays here), or the tensor itself (then forgotten). */
-function take(id: number, copy: boolean): void {
-  const t = kept;
+async function take(id: number, copy: boolean): Promise<void> {
+  const k = kept;
   if (!copy) kept = undefined;
-  if (!t) return reply({ id, ok: true, kept: undefined });
-  const data = copy ? (t.data as Float32Array | Uint16Array).slice() : (t.data as Float32Array | Uint16Array);
+  if (!k) return reply({ id, ok: true, kept: undefined });
+  // A state on the device comes back as a fresh CPU copy, which is the caller's to keep.
+  const t = await downloader!.toCpu(k);
+  if (!copy) releaseTensor(k);
+  const data = copy && t === k ? (t.data as Float32Array | Uint16Array).slice() : (t.data as Float32Array | Uint16Array);
   const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
   const wired = { type: t.type as WireTensor['type'], data: owned ? data : data.slice(), dims: [...t.dims] };
   reply({ id, ok: true, kept: wired }, [wired.data.buffer as ArrayBuffer]);
@@ -141,12 +158,14 @@ let queue: Promise<void> = Promise.resolve();
 port.on('message', (msg: Request & { id: number }) => {
   const { id } = msg;
   const task = (): Promise<void> =>
-    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry, msg.fetch, msg.into) : msg.type === 'take' ? Promise.resolve(take(id, msg.copy)) : release(id);
+    msg.type === 'load' ? load(id, msg) : msg.type === 'run' ? run(id, msg.feeds, msg.carry, msg.fetch, msg.into) : msg.type === 'take' ? take(id, msg.copy) : release(id);
   queue = queue.then(task).catch((e) => reply(failure(id, e)));
 });
 
 async function release(id: number): Promise<void> {
+  releaseTensor(kept);
   kept = spare = undefined;
+  await downloader?.close();
   await session?.release();
   session = undefined;
   reply({ id, ok: true, closed: true });

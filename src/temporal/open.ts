@@ -7,6 +7,8 @@ import { withPackedOutput } from '../graph/pack-head.ts';
 import { withWarpHead } from '../graph/warp-head.ts';
 import { resolveModel } from '../runtime/model.ts';
 import { ModelSession } from '../runtime/session.ts';
+import { readOnnxInfo } from '../graph/onnx-info.ts';
+import { carriedOutput } from './roles.ts';
 import { TemporalUpscaler, type UpscalerOptions } from './upscaler.ts';
 
 /** Options of {@link openUpscaler}. */
@@ -43,7 +45,10 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
   // motion compensation.
   const warped = opts.historyWeight === 'auto' ? (withWarpHead(resolved.bytes) ?? resolved.bytes) : resolved.bytes;
   const bytes = (depths ? withPackedOutput(warped, depths) : undefined) ?? warped;
-  const session = await ModelSession.create(bytes, sessionOpts);
+  // The feature state stays on the GPU between frames where the device allows (WebGPU).
+  const io = readOnnxInfo(bytes, resolved.info.file);
+  const carried = carriedOutput(io.inputs.map((v) => v.name), io.outputs.map((v) => v.name));
+  const session = await ModelSession.create(bytes, { ...sessionOpts, ...(carried ? { resident: [carried] } : {}) });
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.
   const twin = fp32 ? () => ModelSession.create(fp32(), { ...sessionOpts, onNotice: () => undefined }) : undefined;

@@ -33,6 +33,17 @@ function wireType(file: string, v: ValueInfo): WireType {
   throw modelError(file, `input ${v.name} has element type ${v.type}; expected float32 or float16`);
 }
 
+/**
+ * The output a model's runs carry from one to the next (the feature state): named like features
+ * when the model also takes a history input; else undefined. From names alone, so that it can be
+ * known before the session loads (runtime/resident.ts keeps it on the GPU).
+ */
+export function carriedOutput(inputNames: readonly string[], outputNames: readonly string[]): string | undefined {
+  const own = (n: string) => !n.startsWith('paragon_');
+  if (!inputNames.some((n) => own(n) && PREV.test(n))) return undefined;
+  return outputNames.find((n) => own(n) && FEAT.test(n));
+}
+
 /** Assign roles to a session's inputs and outputs. */
 export function rolesOf(file: string, allInputs: readonly ValueInfo[], allOutputs: readonly ValueInfo[]): Roles {
   // The heads' inputs and outputs (graph/pack-head.ts, graph/warp-head.ts) are extras, not the model's own.

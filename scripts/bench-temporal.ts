@@ -5,7 +5,7 @@
  * history is moved every frame.
  *
  *   npx tsx scripts/bench-temporal.ts [--size 640x360] [--frames 48] [--rounds 5] [--model M]
- *                                     [--threads N] [--device cpu|webgpu|auto]
+ *                                     [--threads N] [--device cpu|webgpu|auto] [--priority idle|nice|off]
  *
  * Per round, frames already in memory (a generated pan: src/eval/motion-clips.ts over Vid4 walk
  * from ../shared, or a dead-leaves picture without it, plus noise σ 4):
@@ -18,6 +18,8 @@
  *   two frames in flight as in the video pipeline;
  * - estimator: HistoryWeightEstimator.next alone on this thread (motion, noise, map), and after
  *   the rounds its stages one by one.
+ * Sessions are opened once; then, as `paragon upscale` does by default (--priority idle), every
+ * thread but the models' is put in SCHED_IDLE, the estimator's (this one) included.
  * Prints each round and the medians; "auto vs model" is the number docs/temporal.md reports.
  */
 import { parseArgs } from 'node:util';
@@ -37,6 +39,8 @@ import { withWarpHead } from '../src/graph/warp-head.ts';
 import { carriedOutput, rolesOf } from '../src/temporal/roles.ts';
 import { readOnnxInfo } from '../src/graph/onnx-info.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
+import type { TemporalUpscaler } from '../src/temporal/upscaler.ts';
+import { favourThreads } from '../src/runtime/priority.ts';
 import { HistoryWeightEstimator, doubleMap, frameLuma, historyWeightMap } from '../src/temporal/history-weight.ts';
 import { bilinearShift, estimateShift, halvePlane, isStill, LARGE_FRAME, zeroEntering } from '../src/temporal/motion.ts';
 import { estimateNoiseMoving } from '../src/temporal/noise.ts';
@@ -51,6 +55,7 @@ const { values: a } = parseArgs({
     model: { type: 'string' },
     threads: { type: 'string' },
     device: { type: 'string', default: 'cpu' },
+    priority: { type: 'string', default: 'idle' },
   },
 });
 const [W, H] = a.size!.split('x').map(Number) as [number, number];
@@ -61,6 +66,9 @@ const model = a.model ?? (existsSync(OFFICIAL) ? OFFICIAL : undefined);
 const cpu = a.threads ? { intraOpThreads: Number(a.threads) } : {};
 // The model's device (the estimator always runs on this thread's CPU); a device that does not load falls back to the CPU with a notice.
 const device = parseDevice(a.device);
+// As paragon upscale runs (its --priority): every thread but the model's in SCHED_IDLE ('idle'), niceness only ('nice'), or nothing ('off').
+const priority = a.priority as 'idle' | 'nice' | 'off';
+if (!['idle', 'nice', 'off'].includes(priority)) throw new Error(`--priority ${a.priority}: expected idle, nice or off`);
 const print = (s: string) => process.stdout.write(`${s}\n`);
 
 // A pan at the frame size: 12 rendered frames, played forward and back, under fresh noise each frame.
@@ -84,13 +92,16 @@ print(`${W}x${H}, ${count} frames, model ${model ?? 'bundled default'}, noise re
 
 const resolved = await resolveModel(model, { mode: 'video' });
 
-/** The session alone, back to back (with the warp head and the decided maps and shifts when `head`). */
-async function graph(head: boolean): Promise<number> {
+/** The video graph alone in its worker (with the warp head when `head`). */
+async function openGraph(head: boolean): Promise<ModelSession> {
   const bytes = head ? withWarpHead(resolved.bytes)! : resolved.bytes;
   const io = readOnnxInfo(bytes, 'model');
   const carried = carriedOutput(io.inputs.map((v) => v.name), io.outputs.map((v) => v.name));
-  await using s = await ModelSession.create(bytes, { device, cpu, onNotice: print, ...(carried ? { resident: [carried] } : {}) });
-  if (head) print(`device: ${s.device}`);
+  return ModelSession.create(bytes, { device, cpu, onNotice: print, ...(carried ? { resident: [carried] } : {}) });
+}
+
+/** The session alone, back to back (with the warp head and the decided maps and shifts when `head`). */
+async function graph(s: ModelSession, head: boolean): Promise<number> {
   const roles = rolesOf(resolved.info.file, s.inputs, s.outputs);
   const C = resolved.info.channels!;
   const feeds = (i: number): Record<string, FeedTensor> => {
@@ -108,8 +119,8 @@ async function graph(head: boolean): Promise<number> {
 }
 
 /** The frame engine, two frames in flight (as the video pipeline keeps it busy). */
-async function engine(weight: number | 'auto'): Promise<number> {
-  await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, device, cpu });
+async function engine(up: TemporalUpscaler): Promise<number> {
+  up.reset();
   await up.process(frames[0]!); // warm-up, not timed
   up.reset();
   const t = performance.now();
@@ -123,18 +134,30 @@ async function engine(weight: number | 'auto'): Promise<number> {
 }
 
 const median = (v: number[]): number => [...v].sort((x, y) => x - y)[v.length >> 1]!;
+// Every session is opened once, before the rounds: then the model's threads are known, and the
+// rest of the process can be lowered as `paragon upscale` lowers it (runtime/priority.ts).
+const alone = await openGraph(false);
+const withHead = await openGraph(true);
+const auto = await openUpscaler(model, { mode: 'video', historyWeight: 'auto', device, cpu });
+const fixed = await openUpscaler(model, { mode: 'video', historyWeight: 0.2, device, cpu });
+print(`device: ${alone.device}`);
+if (priority !== 'off') {
+  const low = favourThreads([...alone.threads, ...withHead.threads, ...auto.threads, ...fixed.threads], priority);
+  print(`priority: ${low.threads} other threads lowered (${low.how}), as paragon upscale does`);
+} else print('priority: off (every thread at the same priority)');
 const rows: Record<string, number[]> = { model: [], head: [], 'engine 0.2': [], 'engine auto': [], estimator: [] };
 for (let r = 0; r < Number(a.rounds); r++) {
-  rows.model!.push(await graph(false));
-  rows['engine auto']!.push(await engine('auto'));
-  rows.head!.push(await graph(true));
-  rows['engine 0.2']!.push(await engine(0.2));
+  rows.model!.push(await graph(alone, false));
+  rows['engine auto']!.push(await engine(auto));
+  rows.head!.push(await graph(withHead, true));
+  rows['engine 0.2']!.push(await engine(fixed));
   const e = new HistoryWeightEstimator();
   const t = performance.now();
   for (const f of frames) e.next(f);
   rows.estimator!.push((performance.now() - t) / frames.length);
   print(`round ${r + 1}: ${Object.entries(rows).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(1)}`).join(', ')} ms/frame`);
 }
+for (const s of [alone, withHead, auto, fixed]) await s.close();
 const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)])) as Record<string, number>;
 print(`medians: ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} ms/frame`);
 const pct = (x: number, y: number) => `${x > y ? '+' : ''}${((100 * (x - y)) / y).toFixed(1)} %`;

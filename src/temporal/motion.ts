@@ -141,21 +141,26 @@ export function halvePlane(a: Float32Array, w: number, h: number, into?: Float32
   return p;
 }
 
-/** Mean of min(|cur(x, y) − prev(x + dx, y + dy)|, t) over the overlap (integer shift), every `step`-th row. */
-function truncatedCost(prev: Float32Array, cur: Float32Array, w: number, h: number, dx: number, dy: number, t: number, step: number): number {
+/**
+ * Mean of min(|cur(x, y) − prev(x + dx, y + dy)|, t) over the overlap (integer shift), every
+ * `step`-th row, plus `premium`. Infinity as soon as that is sure to reach `stopAt`: the terms are
+ * never negative, so the partial sum over all the rows' count only grows, and a shift that cannot
+ * win stops early; the winner's cost is exactly the full one.
+ */
+function truncatedCost(prev: Float32Array, cur: Float32Array, w: number, h: number, dx: number, dy: number, t: number, step: number, premium = 0, stopAt = Infinity): number {
   const x0 = Math.max(0, -dx);
   const x1 = Math.min(w, w - dx);
   const y0 = Math.max(0, -dy);
   const y1 = Math.min(h, h - dy);
   if (x1 - x0 < w / 4 || y1 - y0 < h / 4) return Infinity;
   let s = 0;
-  let n = 0;
+  const n = Math.ceil((y1 - y0) / step) * (x1 - x0);
   const off = dy * w + dx;
   for (let y = y0; y < y1; y += step) {
     for (let i = y * w + x0, end = y * w + x1; i < end; i++) s += Math.min(t, Math.abs(cur[i]! - prev[i + off]!));
-    n += x1 - x0;
+    if (s / n + premium >= stopAt) return Infinity;
   }
-  return s / n;
+  return s / n + premium;
 }
 
 /**
@@ -207,7 +212,7 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   for (let dy = -r; dy <= r; dy++)
     for (let dx = -r; dx <= r; dx++) {
       // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
-      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep) + 0.02 * (Math.abs(dx) + Math.abs(dy));
+      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep, 0.02 * (Math.abs(dx) + Math.abs(dy)), bestCost);
       if (c < bestCost) [best, bestCost] = [{ dx, dy }, c];
     }
   // Down to half resolution (a large frame's to a quarter: Lucas–Kanade at half resolution starts
@@ -221,7 +226,7 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
     let c0 = Infinity;
     for (let dy = cy - 1; dy <= cy + 1; dy++)
       for (let dx = cx - 1; dx <= cx + 1; dx++) {
-        const c = truncatedCost(L.q, L.p, L.w, L.h, dx, dy, t, step) + 0.02 * (Math.abs(dx) + Math.abs(dy));
+        const c = truncatedCost(L.q, L.p, L.w, L.h, dx, dy, t, step, 0.02 * (Math.abs(dx) + Math.abs(dy)), c0);
         if (c < c0) [best, c0] = [{ dx, dy }, c];
       }
   }

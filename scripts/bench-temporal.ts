@@ -95,8 +95,7 @@ const resolved = await resolveModel(model, { mode: 'video' });
 /** The video graph alone in its worker (with the warp head when `head`). */
 async function openGraph(head: boolean): Promise<ModelSession> {
   const bytes = head ? withWarpHead(resolved.bytes)! : resolved.bytes;
-  const io = readOnnxInfo(bytes, 'model');
-  const carried = carriedOutput(io.inputs.map((v) => v.name), io.outputs.map((v) => v.name));
+  const carried = carriedOutput(readOnnxInfo(bytes, 'model'));
   return ModelSession.create(bytes, { device, cpu, onNotice: print, ...(carried ? { resident: [carried] } : {}) });
 }
 

@@ -80,7 +80,7 @@ async function prepare(c: BenchCase, o: Resolved, env: BenchEnv): Promise<Prepar
   const notices: string[] = [];
   let session: ModelSession;
   try {
-    const carried = carriedOutput(info.inputs.map((v) => v.name), info.outputs.map((v) => v.name));
+    const carried = carriedOutput(info);
     session = await ModelSession.create(resolved.bytes, {
       device: c.device,
       // As the video pipeline runs it: the state stays in the worker, and on the GPU where it can.

@@ -46,8 +46,7 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
   const warped = opts.historyWeight === 'auto' ? (withWarpHead(resolved.bytes) ?? resolved.bytes) : resolved.bytes;
   const bytes = (depths ? withPackedOutput(warped, depths) : undefined) ?? warped;
   // The feature state stays on the GPU between frames where the device allows (WebGPU).
-  const io = readOnnxInfo(bytes, resolved.info.file);
-  const carried = carriedOutput(io.inputs.map((v) => v.name), io.outputs.map((v) => v.name));
+  const carried = carriedOutput(readOnnxInfo(bytes, resolved.info.file));
   const session = await ModelSession.create(bytes, { ...sessionOpts, ...(carried ? { resident: [carried] } : {}) });
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.

@@ -35,13 +35,14 @@ function wireType(file: string, v: ValueInfo): WireType {
 
 /**
  * The output a model's runs carry from one to the next (the feature state): named like features
- * when the model also takes a history input; else undefined. From names alone, so that it can be
- * known before the session loads (runtime/resident.ts keeps it on the GPU).
+ * when the model also takes a history input; else undefined. From the names in the file
+ * (graph/onnx-info.ts `readOnnxInfo`), so that it is known before the session loads
+ * (runtime/resident.ts keeps it on the GPU).
  */
-export function carriedOutput(inputNames: readonly string[], outputNames: readonly string[]): string | undefined {
+export function carriedOutput(io: { readonly inputs: readonly { name: string }[]; readonly outputs: readonly { name: string }[] }): string | undefined {
   const own = (n: string) => !n.startsWith('paragon_');
-  if (!inputNames.some((n) => own(n) && PREV.test(n))) return undefined;
-  return outputNames.find((n) => own(n) && FEAT.test(n));
+  if (!io.inputs.some((v) => own(v.name) && PREV.test(v.name))) return undefined;
+  return io.outputs.find((v) => own(v.name) && FEAT.test(v.name))?.name;
 }
 
 /** Assign roles to a session's inputs and outputs. */

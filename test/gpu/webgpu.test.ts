@@ -16,6 +16,8 @@ import { float32Of, wire } from '../../src/runtime/tensor.ts';
 import type { WireTensor } from '../../src/runtime/protocol.ts';
 import { benchFrame } from '../../src/bench/measure.ts';
 import { hardwareWebGpuLikely } from '../../src/runtime/devices.ts';
+import { Downloader, residentSessionOptions } from '../../src/runtime/resident.ts';
+import * as ort from 'onnxruntime-node';
 import { needShared, shared } from '../helpers/shared.ts';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -76,6 +78,49 @@ function videoFeeds(h: number, w: number, C: number, fp16: boolean): () => Recor
 
 /** A graph a device cannot compile (no shader-f16) fails at load or at the first run. */
 const f16Unsupported = (e: unknown): boolean => /f16|shader-f16|float16/i.test(String((e as Error)?.message ?? e));
+
+// That the state stays on the device at all: the session options ModelSession's worker uses, seen from
+// ORT itself (the test below would also pass if the option were ignored).
+test('WebGPU: a resident output stays in a GPU buffer, is fed back as it is, and reads back equal', async (t) => {
+  const rt = `${MODELS_DIR}/${DEFAULT_MODEL}.safetensors`;
+  if (!existsSync(rt)) return t.skip(`needs ${rt}`);
+  const ck = await loadCheckpoint(rt);
+  const bytes = buildOnnx(ck.arch, ck.stateDict, { video: true, fp16: false, upsamplerAlpha: ck.upsamplerAlpha });
+  const [h, w, C] = [24, 32, ck.arch.channels];
+  let s: ort.InferenceSession;
+  try {
+    s = await ort.InferenceSession.create(bytes, residentSessionOptions('webgpu', {}, ['feature_map']));
+  } catch (e) {
+    return t.skip(`WebGPU did not load on ${adapter}: ${String((e as Error).message).slice(0, 160)}`);
+  }
+  const plain = await ort.InferenceSession.create(bytes, residentSessionOptions('webgpu', {}));
+  const downloader = new Downloader('webgpu', {});
+  try {
+    const feeds = (prev: ort.Tensor) => ({
+      input: new ort.Tensor('float32', benchFrame(h, w), [1, 3, h, w]),
+      alpha: new ort.Tensor('float32', Float32Array.of(0.4), [1, 1, 1, 1]),
+      prev_feat: prev,
+    });
+    const zeros = () => new ort.Tensor('float32', new Float32Array(C * h * w), [1, C, h, w]);
+    const first = await s.run(feeds(zeros()));
+    assert.equal(first.feature_map!.location, 'gpu-buffer');
+    assert.equal(first.output!.location, 'cpu', 'only the named output stays');
+    const second = await s.run(feeds(first.feature_map!));
+    const ref1 = await plain.run(feeds(zeros()));
+    const ref2 = await plain.run(feeds(ref1.feature_map!));
+    assert.equal(ref1.feature_map!.location, 'cpu');
+    assert.deepEqual(second.output!.data, ref2.output!.data);
+    const back = await downloader.toCpu(second.feature_map!);
+    assert.equal(back.location, 'cpu');
+    assert.deepEqual(back.data, ref2.feature_map!.data);
+    first.feature_map!.dispose();
+    second.feature_map!.dispose();
+  } finally {
+    await downloader.close();
+    await s.release();
+    await plain.release();
+  }
+});
 
 // The feature state left on the GPU between runs (runtime/resident.ts) must give exactly what
 // the state read back and written again gives: same kernels, same numbers, no copy in between.

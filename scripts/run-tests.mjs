@@ -33,9 +33,13 @@ if (files.length === 0) {
   console.error(`no test files for groups: ${wanted.join(', ')}`);
   process.exit(2);
 }
+// A test (or suite) that outlives TEST_TIMEOUT_MS fails, and its file is torn down: a hang then
+// costs minutes and names itself, instead of running the CI out of time. The longest suite takes
+// about 80 s here.
+const TEST_TIMEOUT_MS = 600_000;
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files.map((f) => path.relative(root, f))],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files.map((f) => path.relative(root, f))],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);

@@ -159,38 +159,57 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
   const events = new QueueEvents(QUEUE_NAME, { connection });
   queue.on('error', () => undefined);
   events.on('error', () => undefined);
-  let watch: { stop(): void } | undefined;
+  const running = new Map<number, { done: number; worker: string; at: number }>();
+  // The storage says which chunks are finished.
+  const rescan = async (): Promise<void> => {
+    for (const c of p.chunks) {
+      if (done.has(c.index)) continue;
+      const r = await finishedChunk(dir, p, c);
+      if (r) {
+        done.set(c.index, r);
+        running.delete(c.index);
+      }
+    }
+  };
+  // BullMQ retries a command for as long as Redis is away, so every wait from here on (queueing
+  // the chunks, then following them) is raced against these two ends: a Redis gone for longer
+  // than --redis-timeout, and a stop (Ctrl+C). Either ends the run with one line.
+  let endEarly: (e: ParagonError) => void = () => undefined;
+  const ended = new Promise<never>((_, reject) => (endEarly = reject));
+  ended.catch(() => undefined);
+  const onAbort = (): void =>
+    endEarly(new ParagonError('interrupted', `stopped following the farm; it goes on with the queued chunks (${framesDone()} of ${p.frames} frames finished, in ${dir}): rerun with --resume to follow it and join`, { file: output }));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  const watch = watchRedis(target, {
+    graceMs: (opts.redisTimeout ?? 30) * 1000,
+    lost: (cause) =>
+      void rescan().then(() =>
+        endEarly(new ParagonError('ffmpeg', `${target.display}: Redis unreachable (${cause}); ${framesDone()} of ${p.frames} frames are finished and kept in ${dir}: rerun with --resume once Redis is back`, { file: output })),
+      ),
+  });
   let resumed = 0;
   try {
     const todo = p.chunks.filter((c) => !done.has(c.index));
-    for (const c of todo) {
-      const jobId = jobIdOf(c.index);
-      const old = await queue.getJob(jobId);
-      const state = old ? await old.getState() : undefined;
-      if (old && state === 'failed') await old.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      else if (old && state === 'completed') {
-        // Done by a worker, but the storage does not have it (cleaned, or another storage): again.
-        await old.remove();
-        await queue.add('chunk', { v: 1, key, plan: p.id, chunk: c.index }, jobOptions(jobId));
-      } else if (!old) await queue.add('chunk', { v: 1, key, plan: p.id, chunk: c.index }, jobOptions(jobId));
-    }
+    const enqueue = async (): Promise<void> => {
+      for (const c of todo) {
+        const jobId = jobIdOf(c.index);
+        const old = await queue.getJob(jobId);
+        const state = old ? await old.getState() : undefined;
+        if (old && state === 'failed') await old.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        else if (old && state === 'completed') {
+          // Done by a worker, but the storage does not have it (cleaned, or another storage): again.
+          await old.remove();
+          await queue.add('chunk', { v: 1, key, plan: p.id, chunk: c.index }, jobOptions(jobId));
+        } else if (!old) await queue.add('chunk', { v: 1, key, plan: p.id, chunk: c.index }, jobOptions(jobId));
+      }
+    };
+    await Promise.race([enqueue(), ended]);
     log(`${output}: ${p.frames} frames in ${p.chunks.length} chunks (${p.cuts.length} scene cuts); ${todo.length} chunks queued on ${target.display}${done.size ? `, ${done.size} already finished` : ''}`);
 
     // Follow the farm: progress events of running chunks, the storage for finished ones.
     resumed = framesDone();
     progress = new Progress(sink, p.frames, resumed);
-    const running = new Map<number, { done: number; worker: string; at: number }>();
-    // The storage says which chunks are finished.
-    const rescan = async (): Promise<void> => {
-      for (const c of p.chunks) {
-        if (done.has(c.index)) continue;
-        const r = await finishedChunk(dir, p, c);
-        if (r) {
-          done.set(c.index, r);
-          running.delete(c.index);
-        }
-      }
-    };
     const show = (): void => {
       const now = Date.now();
       let partial = 0;
@@ -205,27 +224,16 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
       workersSeen = Math.max(workersSeen, new Set([...running.values()].map((r) => r.worker)).size);
       show();
     });
-    await new Promise<void>((resolve, reject) => {
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const followed = new Promise<void>((resolve, reject) => {
       let settled = false;
       const finish = (e?: unknown): void => {
         if (settled) return;
         settled = true;
         clearInterval(timer);
-        signal?.removeEventListener('abort', onAbort);
         if (e === undefined) resolve();
         else reject(e);
       };
-      const onAbort = (): void =>
-        finish(new ParagonError('interrupted', `stopped following the farm; it goes on with the queued chunks (${framesDone()} of ${p.frames} frames finished, in ${dir}): rerun with --resume to follow it and join`, { file: output }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-      watch = watchRedis(target, {
-        graceMs: (opts.redisTimeout ?? 30) * 1000,
-        lost: (cause) =>
-          void rescan().then(() =>
-            finish(new ParagonError('ffmpeg', `${target.display}: Redis unreachable (${cause}); ${framesDone()} of ${p.frames} frames are finished and kept in ${dir}: rerun with --resume once Redis is back`, { file: output })),
-          ),
-      });
       let tick = 0;
       let busy = false;
       const poll = async (): Promise<void> => {
@@ -254,11 +262,13 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
           () => (busy = false),
         );
       };
-      const timer = setInterval(kick, 1000);
+      timer = setInterval(kick, 1000);
       events.on('completed', kick);
     });
+    await Promise.race([followed, ended]).finally(() => clearInterval(timer));
   } finally {
-    watch?.stop();
+    watch.stop();
+    signal?.removeEventListener('abort', onAbort);
     progress?.clear();
     await within(events.close(), 2000);
     await within(queue.close(), 2000);

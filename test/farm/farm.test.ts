@@ -5,7 +5,8 @@
  *   (rotation and audio kept): every frame equal to the single-process run, audio, timestamps and
  *   rotation too; again with one worker killed (SIGKILL) mid-chunk and another stopped (SIGTERM).
  * - Redis gone mid-job: a clear exit 5; the job completes once Redis is back and the coordinator
- *   is rerun with --resume. Redis unreachable from the start: exit 5, nothing written.
+ *   is rerun with --resume. Redis unreachable from the start: exit 5, nothing written. Redis that
+ *   stops answering while the chunks are being queued: exit 5 too, not a wait for ever.
  * - Hostile job data is refused and the worker carries on.
  */
 import { test, before, after } from 'node:test';
@@ -24,7 +25,7 @@ import { has } from '../helpers/ffmpeg-features.ts';
 import { ffmpeg, ffprobe, videoPts } from '../helpers/media.ts';
 import { needShared, shared } from '../helpers/shared.ts';
 import { decodeAll, needModel, packetHashes } from '../ffmpeg/upscale-helpers.ts';
-import { freePort, killAll, needRedis, paragon, startParagon, startWorker, TestRedis, type WorkerProc } from './harness.ts';
+import { freePort, freezingRelay, killAll, needRedis, paragon, startParagon, startWorker, TestRedis, type WorkerProc } from './harness.ts';
 
 const skip = needRedis || needModel;
 const skipFilm = skip || needShared('video', 'issue-134-rotate.mp4');
@@ -160,6 +161,28 @@ test('Redis unreachable: exit 5, one line naming the URL, nothing written', { sk
   assert.match(r.stderr, new RegExp(`${url}: Redis unreachable \\(ECONNREFUSED\\); nothing was queued or written`));
   assert.equal(existsSync(out), false);
   assert.deepEqual(await readdir(at('.paragon-farm')).catch(() => []), before, 'no work folder made');
+});
+
+test('Redis that stops answering while the chunks are queued: exit 5 after --redis-timeout, one line; --resume on a live Redis finishes the job', { skip }, async () => {
+  // The relay lets the coordinator's first check through, then answers nothing: BullMQ would wait
+  // for ever on the first queued chunk.
+  const relay = await freezingRelay(redis.port, 1);
+  const out = at('frozen.mkv');
+  const input = at('tiny-frozen.mkv');
+  try {
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+    const r = await paragon(['upscale', input, '-o', out, '--codec', 'ffv1', '--queue', relay.url, '--storage', store, '--redis-timeout', '2'], 90_000);
+    assert.equal(r.code, 5, r.stderr);
+    const lines = r.stderr.trim().split('\n').filter((l) => !/frames \d+%|planning/.test(l));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`${relay.url}: Redis unreachable \\(.+\\); 0 of 10 frames are finished and kept in .*: rerun with --resume once Redis is back`));
+    assert.equal(existsSync(out), false, 'no output');
+  } finally {
+    await relay.close();
+  }
+  const resumed = await paragon(['upscale', input, '-o', out, '--codec', 'ffv1', '--queue', redis.url, '--storage', store, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal((await frameHashes(out)).length, 10);
 });
 
 test('hostile job data is refused (paths out of the storage, unknown fields) and the worker carries on', { skip }, async () => {

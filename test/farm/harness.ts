@@ -79,6 +79,34 @@ export class TestRedis {
   }
 }
 
+/**
+ * A TCP relay to the Redis on `port` that passes its first `pass` connections through and leaves
+ * later ones open but unanswered: a Redis that stops answering (frozen, or behind a dead link)
+ * without the connection being refused.
+ */
+export async function freezingRelay(port: number, pass: number): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let seen = 0;
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => undefined).on('close', () => sockets.delete(client));
+    if (seen++ >= pass) return; // accepted, read, never answered
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('error', () => client.destroy()).on('close', () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 /** A `paragon worker` process; `log()` is its stderr so far. */
 export interface WorkerProc {
   readonly child: ChildProcess;
@@ -135,22 +163,36 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Run `paragon ...args` to the end; never rejects. */
-export function paragon(args: readonly string[]): Promise<CliResult> {
+/** How long a CLI run of a test may take before it is killed (a hang fails the test, not CI). */
+const RUN_LIMIT_MS = 300_000;
+
+/** Run `paragon ...args` to the end; never rejects. One that outlives `limitMs` is killed (code -1). */
+export function paragon(args: readonly string[], limitMs = RUN_LIMIT_MS): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 16 << 20, timeout: limitMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const killed = err !== null && (err as { killed?: boolean }).killed === true;
+      resolve({ code: killed ? -1 : err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: killed ? `${stderr}\n(no exit within ${limitMs} ms: killed)` : stderr });
+    });
   });
 }
 
-/** Start `paragon ...args`; `stderr()` is what it printed so far. */
-export function startParagon(args: readonly string[]): { child: ChildProcess; done: Promise<CliResult>; stderr: () => string } {
+/** Start `paragon ...args`; `stderr()` is what it printed so far. Killed (code -1) after `limitMs`. */
+export function startParagon(args: readonly string[], limitMs = RUN_LIMIT_MS): { child: ChildProcess; done: Promise<CliResult>; stderr: () => string } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, limitMs);
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(killed ? { code: -1, stdout, stderr: `${stderr}\n(no exit within ${limitMs} ms: killed)` } : { code: code ?? 1, stdout, stderr });
+    }),
+  );
   return { child, done, stderr: () => stderr };
 }

@@ -6,7 +6,8 @@
  *   rotation too; again with one worker killed (SIGKILL) mid-chunk and another stopped (SIGTERM).
  * - Redis gone mid-job: a clear exit 5; the job completes once Redis is back and the coordinator
  *   is rerun with --resume. Redis unreachable from the start: exit 5, nothing written. Redis that
- *   stops answering while the chunks are being queued: exit 5 too, not a wait for ever.
+ *   answers nothing, at the first check or while the chunks are being queued: exit 5 too, not a
+ *   wait for ever.
  * - Hostile job data is refused and the worker carries on.
  */
 import { test, before, after } from 'node:test';
@@ -161,6 +162,24 @@ test('Redis unreachable: exit 5, one line naming the URL, nothing written', { sk
   assert.match(r.stderr, new RegExp(`${url}: Redis unreachable \\(ECONNREFUSED\\); nothing was queued or written`));
   assert.equal(existsSync(out), false);
   assert.deepEqual(await readdir(at('.paragon-farm')).catch(() => []), before, 'no work folder made');
+});
+
+test('Redis that answers nothing at the first check: exit 5 once the check\'s deadline passes, one line, nothing written', { skip }, async () => {
+  const relay = await freezingRelay(redis.port, 0);
+  const out = at('never-frozen.mkv');
+  const input = at('tiny-never.mkv');
+  try {
+    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+    const before = await readdir(at('.paragon-farm')).catch(() => []);
+    const r = await paragon(['upscale', input, '-o', out, '--queue', relay.url, '--storage', store], 60_000);
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`${relay.url}: Redis unreachable \\(.+\\); nothing was queued or written`));
+    assert.equal(existsSync(out), false);
+    assert.deepEqual(await readdir(at('.paragon-farm')).catch(() => []), before, 'no work folder made');
+  } finally {
+    await relay.close();
+  }
 });
 
 test('Redis that stops answering while the chunks are queued: exit 5 after --redis-timeout, one line; --resume on a live Redis finishes the job', { skip }, async () => {

@@ -20,7 +20,8 @@
  *   the rounds its stages one by one.
  * Sessions are opened once; then, as `paragon upscale` does by default (--priority idle), every
  * thread but the models' is put in SCHED_IDLE, the estimator's (this one) included.
- * Prints each round and the medians; "auto vs model" is the number docs/temporal.md reports.
+ * Prints each round, the medians and the fastest rounds; "auto vs model" is the number
+ * docs/temporal.md reports.
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
@@ -200,4 +201,8 @@ for (let pass = 0; pass < 3; pass++) {
   }
 }
 print(`estimator stages: ${Object.entries(stages).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')} ms/frame`);
+// Interference (the VM's neighbours, its speed drifting) only ever adds time: the fastest round of
+// each is its least disturbed reading, so their ratio is the steadiest of these numbers.
+const b = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Math.min(...v)])) as Record<string, number>;
+print(`fastest rounds: ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} ms/frame; auto vs model ${pct(b['engine auto']!, b.model!)}, auto vs engine 0.2 ${pct(b['engine auto']!, b['engine 0.2']!)}`);
 print(`auto vs model: ${pct(m['engine auto']!, m.model!)} (paired median ${(100 * paired('engine auto', 'model')).toFixed(1)} %); auto vs engine 0.2: ${pct(m['engine auto']!, m['engine 0.2']!)}; head vs model: ${pct(m.head!, m.model!)}; estimator ${m.estimator!.toFixed(1)} ms a frame on its own thread`);

@@ -2,7 +2,7 @@
  * The warp that moves the carried history with the camera: by one sub-pixel translation, edges
  * clamped, `out(x, y) = src(x + dx, y + dy)`, with Keys' bicubic (a = −0.5) where the translation
  * registers the frame and a bilinear one where it does not (`Shift.soft`). The graph's head
- * (graph/warp-head.ts) computes the same with an edge-padded slice and depthwise convolutions of
+ * (graph/warp-head.ts) computes the same with an edge-mode Pad that crops and depthwise convolutions of
  * four taps along x, then along y; {@link warpShift} computes it on the CPU (the one-at-a-time
  * path; Keys alone for the estimator's half-plane reference and the noise's differences), and
  * {@link warpHeadFeeds} gives the head its inputs.
@@ -19,7 +19,7 @@
  *
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
-import { WARP_ENDS, WARP_KERNEL_X, WARP_KERNEL_Y, WARP_PADS, WARP_STARTS, warpFeeds, WARP_TAPS } from '../graph/warp-head.ts';
+import { WARP_KERNEL_X, WARP_KERNEL_Y, WARP_PADS, warpFeeds, WARP_TAPS } from '../graph/warp-head.ts';
 import type { FeedTensor } from '../runtime/protocol.ts';
 import type { Shift } from './motion.ts';
 
@@ -54,8 +54,6 @@ export function warpHeadFeeds(channels: number, h: number, w: number, s: Shift):
   const f = warpFeeds(channels, h, w, ix, iy, wx, wy);
   return {
     [WARP_PADS]: { type: 'int64', data: f.pads, dims: [8] },
-    [WARP_STARTS]: { type: 'int64', data: f.starts, dims: [4] },
-    [WARP_ENDS]: { type: 'int64', data: f.ends, dims: [4] },
     [WARP_KERNEL_X]: { type: 'float32', data: f.kernelX, dims: [channels, 1, 1, WARP_TAPS] },
     [WARP_KERNEL_Y]: { type: 'float32', data: f.kernelY, dims: [channels, 1, WARP_TAPS, 1] },
   };

@@ -17,6 +17,8 @@ import type { WireTensor } from '../../src/runtime/protocol.ts';
 import { benchFrame } from '../../src/bench/measure.ts';
 import { hardwareWebGpuLikely } from '../../src/runtime/devices.ts';
 import { Downloader, residentSessionOptions } from '../../src/runtime/resident.ts';
+import { withWarpHead } from '../../src/graph/warp-head.ts';
+import { warpHeadFeeds } from '../../src/temporal/warp.ts';
 import * as ort from 'onnxruntime-node';
 import { needShared, shared } from '../helpers/shared.ts';
 
@@ -171,6 +173,29 @@ for (const fp16 of [false, true]) {
       const r = await compare(bytes, videoFeeds(24, 32, ck.arch.channels, fp16), `realtime ${prec}`, fp32);
       r.lines.forEach((l) => t.diagnostic(l));
       if (r.skip) t.skip(r.skip);
+    } catch (e) {
+      if (fp16 && f16Unsupported(e)) return t.skip(`${adapter} has no shader-f16: ${String((e as Error).message).slice(0, 160)}`);
+      throw e;
+    }
+  });
+  test(`WebGPU matches CPU: the warp head (an edge Pad that also crops, depthwise convolutions), ${prec}`, { skip: existsSync(rt) ? false : `needs ${rt}` }, async (t) => {
+    const ck = await loadCheckpoint(rt);
+    const bytes = withWarpHead(buildOnnx(ck.arch, ck.stateDict, { video: true, fp16, upsamplerAlpha: ck.upsamplerAlpha }))!;
+    const [h, w, C] = [24, 32, ck.arch.channels];
+    const notices: string[] = [];
+    try {
+      await using gpu = await ModelSession.create(bytes, { device: 'webgpu', onNotice: (l) => notices.push(l), label: 'warp head' });
+      if (gpu.device !== 'webgpu') return t.skip(`WebGPU did not load on ${adapter}: ${notices[0] ?? 'fell back to CPU'}`);
+      await using cpu = await ModelSession.create(bytes, { device: 'cpu', label: 'warp head' });
+      const base = videoFeeds(h, w, C, fp16);
+      // Padding on both sides, cropping on one, whole pixels, and past the frame either way.
+      for (const s of [{ dx: 0.3, dy: -0.7 }, { dx: -3.25, dy: 2.6, soft: 0.4 }, { dx: 2, dy: -1 }, { dx: 40.5, dy: -30 }, { dx: -45, dy: 27.5 }]) {
+        const feeds = () => ({ ...base(), ...warpHeadFeeds(C, h, w, s) });
+        const [g, c] = [await gpu.run(feeds()), await cpu.run(feeds())];
+        const p = psnr(float32Of(g.output!), float32Of(c.output!));
+        t.diagnostic(`shift ${JSON.stringify(s)}: ${p.toFixed(1)} dB on ${adapter}`);
+        assert.ok(p >= 50, `shift ${JSON.stringify(s)}: WebGPU vs CPU ${p.toFixed(2)} dB`);
+      }
     } catch (e) {
       if (fp16 && f16Unsupported(e)) return t.skip(`${adapter} has no shader-f16: ${String((e as Error).message).slice(0, 160)}`);
       throw e;

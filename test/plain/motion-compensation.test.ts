@@ -220,7 +220,7 @@ test('warp head: the graph moves prev_feat as warpShift does (fp32 and fp16 grap
         return fp16 ? fromFloat16(o.data as Uint16Array) : (o.data as Float32Array);
       };
       // Sharp (bicubic), soft (bilinear) and between; whole pixels; past the frame; none.
-      for (const s of [{ dx: 0.3, dy: -0.7 }, { dx: 0.3, dy: -0.7, soft: 1 }, { dx: -3.25, dy: 2.6, soft: 0.4 }, { dx: 2, dy: -1 }, { dx: 40, dy: -30 }, NO_SHIFT]) {
+      for (const s of [{ dx: 0.3, dy: -0.7 }, { dx: 0.3, dy: -0.7, soft: 1 }, { dx: -3.25, dy: 2.6, soft: 0.4 }, { dx: 2, dy: -1 }, { dx: 40, dy: -30 }, { dx: -50.5, dy: 25 }, { dx: 27, dy: -19.5 }, NO_SHIFT]) {
         const a = await feat(head, feeds(P, s));
         const b = await feat(head, feeds(warpShift(P, C, H, W, s), NO_SHIFT));
         // The identity head is the model itself.

@@ -60,6 +60,13 @@ async function assertSameVideo(file: string, ref: string): Promise<void> {
   assert.equal(await rotation(file), await rotation(ref), 'rotation differs');
 }
 
+/** A 10-frame FFV1 clip of 64×48 in the storage. */
+async function tinyClip(name: string): Promise<string> {
+  const input = at(name);
+  await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+  return input;
+}
+
 const farmArgs = (out: string, extra: readonly string[] = []): string[] => [
   'upscale', film, '-o', out, '--codec', 'ffv1', '--temporal', '0.2', '--queue', redis.url, '--storage', store, '--chunk', '130', ...extra,
 ];
@@ -153,8 +160,7 @@ test('Redis gone mid-job: exit 5 naming it; rerun with --resume once it is back:
 test('Redis unreachable: exit 5, one line naming the URL, nothing written', { skip }, async () => {
   const url = `redis://127.0.0.1:${await freePort()}`;
   const out = at('never.mkv');
-  const input = at('tiny.mkv');
-  await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+  const input = await tinyClip('tiny.mkv');
   const before = await readdir(at('.paragon-farm')).catch(() => []);
   const r = await paragon(['upscale', input, '-o', out, '--queue', url, '--storage', store]);
   assert.equal(r.code, 5, r.stderr);
@@ -167,9 +173,8 @@ test('Redis unreachable: exit 5, one line naming the URL, nothing written', { sk
 test('Redis that answers nothing at the first check: exit 5 once the check\'s deadline passes, one line, nothing written', { skip }, async () => {
   const relay = await freezingRelay(redis.port, 0);
   const out = at('never-frozen.mkv');
-  const input = at('tiny-never.mkv');
   try {
-    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+    const input = await tinyClip('tiny-never.mkv');
     const before = await readdir(at('.paragon-farm')).catch(() => []);
     const r = await paragon(['upscale', input, '-o', out, '--queue', relay.url, '--storage', store], 60_000);
     assert.equal(r.code, 5, r.stderr);
@@ -187,9 +192,8 @@ test('Redis that stops answering while the chunks are queued: exit 5 after --red
   // for ever on the first queued chunk.
   const relay = await freezingRelay(redis.port, 1);
   const out = at('frozen.mkv');
-  const input = at('tiny-frozen.mkv');
+  const input = await tinyClip('tiny-frozen.mkv');
   try {
-    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
     const r = await paragon(['upscale', input, '-o', out, '--codec', 'ffv1', '--queue', relay.url, '--storage', store, '--redis-timeout', '2'], 90_000);
     assert.equal(r.code, 5, r.stderr);
     const lines = r.stderr.trim().split('\n').filter((l) => !/frames \d+%|planning/.test(l));
@@ -345,8 +349,7 @@ test('a transient failure (ffmpeg dying once) is retried by the queue after its 
   const queue = `${redis.url}/2`;
   const flaky = await startWorker('flaky', queue, store, ['--ffmpeg', path.join(bin, 'ffmpeg')]);
   try {
-    const input = at('flaky.mkv');
-    await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=s=64x48:r=25:d=0.4', '-c:v', 'ffv1', input]);
+    const input = await tinyClip('flaky.mkv');
     const r = await paragon(['upscale', input, '-o', at('flaky-out.mkv'), '--codec', 'ffv1', '--queue', queue, '--storage', store]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(flaky.log(), /chunk job \S+: .*simulated crash[\s\S]*done in/, flaky.log());

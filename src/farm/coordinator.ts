@@ -177,8 +177,18 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
   let endEarly: (e: ParagonError) => void = () => undefined;
   const ended = new Promise<never>((_, reject) => (endEarly = reject));
   ended.catch(() => undefined);
+  const todo = p.chunks.filter((c) => !done.has(c.index));
+  let queued: number | undefined = 0; // chunks queued so far; undefined once all are
   const onAbort = (): void =>
-    endEarly(new ParagonError('interrupted', `stopped following the farm; it goes on with the queued chunks (${framesDone()} of ${p.frames} frames finished, in ${dir}): rerun with --resume to follow it and join`, { file: output }));
+    endEarly(
+      new ParagonError(
+        'interrupted',
+        queued === undefined
+          ? `stopped following the farm; it goes on with the queued chunks (${framesDone()} of ${p.frames} frames finished, in ${dir}): rerun with --resume to follow it and join`
+          : `stopped while queueing the chunks (${queued} of ${todo.length} queued; ${framesDone()} of ${p.frames} frames finished, in ${dir}): rerun with --resume to queue the rest, follow the farm and join`,
+        { file: output },
+      ),
+    );
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
   const watch = watchRedis(target, {
@@ -190,7 +200,6 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
   });
   let resumed = 0;
   try {
-    const todo = p.chunks.filter((c) => !done.has(c.index));
     const enqueue = async (): Promise<void> => {
       for (const c of todo) {
         const jobId = jobIdOf(c.index);
@@ -202,9 +211,11 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
           await old.remove();
           await queue.add('chunk', { v: 1, key, plan: p.id, chunk: c.index }, jobOptions(jobId));
         } else if (!old) await queue.add('chunk', { v: 1, key, plan: p.id, chunk: c.index }, jobOptions(jobId));
+        if (queued !== undefined) queued++;
       }
     };
     await Promise.race([enqueue(), ended]);
+    queued = undefined;
     log(`${output}: ${p.frames} frames in ${p.chunks.length} chunks (${p.cuts.length} scene cuts); ${todo.length} chunks queued on ${target.display}${done.size ? `, ${done.size} already finished` : ''}`);
 
     // Follow the farm: progress events of running chunks, the storage for finished ones.

@@ -7,7 +7,7 @@
  * - Redis gone mid-job: a clear exit 5; the job completes once Redis is back and the coordinator
  *   is rerun with --resume. Redis unreachable from the start: exit 5, nothing written. Redis that
  *   answers nothing, at the first check or while the chunks are being queued: exit 5 too, not a
- *   wait for ever.
+ *   wait for ever; Ctrl+C there: exit 130 at once.
  * - Hostile job data is refused and the worker carries on.
  */
 import { test, before, after } from 'node:test';
@@ -206,6 +206,26 @@ test('Redis that stops answering while the chunks are queued: exit 5 after --red
   const resumed = await paragon(['upscale', input, '-o', out, '--codec', 'ffv1', '--queue', redis.url, '--storage', store, '--resume']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal((await frameHashes(out)).length, 10);
+});
+
+test('Ctrl+C while the chunks are queued on a Redis that answers nothing: exit 130, one line saying how many were queued', { skip }, async () => {
+  const relay = await freezingRelay(redis.port, 1);
+  const input = await tinyClip('tiny-stopped.mkv');
+  try {
+    const run = startParagon(['upscale', input, '-o', at('stopped.mkv'), '--codec', 'ffv1', '--queue', relay.url, '--storage', store, '--redis-timeout', '120'], 90_000);
+    // Planned (the progress says so), then stuck on the first queued chunk: stop it there.
+    for (let i = 0; i < 600 && !/planning: 10\/10/.test(run.stderr()); i++) await new Promise((res) => setTimeout(res, 100));
+    await new Promise((res) => setTimeout(res, 500));
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 130, r.stderr);
+    const lines = r.stderr.trim().split('\n').filter((l) => !/frames \d+%|planning/.test(l));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /stopped while queueing the chunks \(0 of 1 queued; 0 of 10 frames finished, in .*\): rerun with --resume/);
+    assert.equal(existsSync(at('stopped.mkv')), false, 'no output');
+  } finally {
+    await relay.close();
+  }
 });
 
 test('hostile job data is refused (paths out of the storage, unknown fields) and the worker carries on', { skip }, async () => {

@@ -214,7 +214,11 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
         if (queued !== undefined) queued++;
       }
     };
-    await Promise.race([enqueue(), ended]);
+    // The loser of each race may still settle later (a command rejected as the connection
+    // closes): handled here, so that it cannot end the process as an unhandled rejection.
+    const queueing = enqueue();
+    queueing.catch(() => undefined);
+    await Promise.race([queueing, ended]);
     queued = undefined;
     log(`${output}: ${p.frames} frames in ${p.chunks.length} chunks (${p.cuts.length} scene cuts); ${todo.length} chunks queued on ${target.display}${done.size ? `, ${done.size} already finished` : ''}`);
 
@@ -276,6 +280,7 @@ export async function runFarmJob(opts: FarmJobOptions): Promise<VideoReport> {
       timer = setInterval(kick, 1000);
       events.on('completed', kick);
     });
+    followed.catch(() => undefined);
     await Promise.race([followed, ended]).finally(() => clearInterval(timer));
   } finally {
     watch.stop();

@@ -2,8 +2,8 @@
  * The warp that moves the carried history with the camera: by one sub-pixel translation, edges
  * clamped, `out(x, y) = src(x + dx, y + dy)`, with Keys' bicubic (a = −0.5) where the translation
  * registers the frame and a bilinear one where it does not (`Shift.soft`). The graph's head
- * (graph/warp-head.ts) computes the same with an edge-mode Pad that crops and depthwise convolutions of
- * four taps along x, then along y; {@link warpShift} computes it on the CPU (the one-at-a-time
+ * (graph/warp-head.ts) computes the same with an edge-mode Pad that crops and depthwise
+ * convolutions of four taps along x, then along y; {@link warpShift} computes it on the CPU (the one-at-a-time
  * path; Keys alone for the estimator's half-plane reference and the noise's differences), and
  * {@link warpHeadFeeds} gives the head its inputs.
  *

@@ -78,17 +78,24 @@ function videoFeeds(h: number, w: number, C: number, fp16: boolean): () => Recor
   });
 }
 
+/** The bundled default model's checkpoint: its video graphs are what most tests here run. */
+const BUNDLED = `${MODELS_DIR}/${DEFAULT_MODEL}.safetensors`;
+const needBundled: string | false = existsSync(BUNDLED) ? false : `needs ${BUNDLED}`;
+
+/** The bundled model's video graph (and its channel count), fp32 or fp16. */
+async function bundledVideo(fp16 = false): Promise<{ bytes: Uint8Array; C: number }> {
+  const ck = await loadCheckpoint(BUNDLED);
+  return { bytes: buildOnnx(ck.arch, ck.stateDict, { video: true, fp16, upsamplerAlpha: ck.upsamplerAlpha }), C: ck.arch.channels };
+}
+
 /** A graph a device cannot compile (no shader-f16) fails at load or at the first run. */
 const f16Unsupported = (e: unknown): boolean => /f16|shader-f16|float16/i.test(String((e as Error)?.message ?? e));
 
 // That the state stays on the device at all: the session options ModelSession's worker uses, seen from
 // ORT itself (the test below would also pass if the option were ignored).
-test('WebGPU: a resident output stays in a GPU buffer, is fed back as it is, and reads back equal', async (t) => {
-  const rt = `${MODELS_DIR}/${DEFAULT_MODEL}.safetensors`;
-  if (!existsSync(rt)) return t.skip(`needs ${rt}`);
-  const ck = await loadCheckpoint(rt);
-  const bytes = buildOnnx(ck.arch, ck.stateDict, { video: true, fp16: false, upsamplerAlpha: ck.upsamplerAlpha });
-  const [h, w, C] = [24, 32, ck.arch.channels];
+test('WebGPU: a resident output stays in a GPU buffer, is fed back as it is, and reads back equal', { skip: needBundled }, async (t) => {
+  const { bytes, C } = await bundledVideo();
+  const [h, w] = [24, 32];
   let s: ort.InferenceSession;
   try {
     s = await ort.InferenceSession.create(bytes, residentSessionOptions('webgpu', {}, ['feature_map']));
@@ -126,12 +133,9 @@ test('WebGPU: a resident output stays in a GPU buffer, is fed back as it is, and
 
 // The feature state left on the GPU between runs (runtime/resident.ts) must give exactly what
 // the state read back and written again gives: same kernels, same numbers, no copy in between.
-test('WebGPU: the state kept on the GPU gives the frames of the state read back, and reads back equal', async (t) => {
-  const rt = `${MODELS_DIR}/${DEFAULT_MODEL}.safetensors`;
-  if (!existsSync(rt)) return t.skip(`needs ${rt}`);
-  const ck = await loadCheckpoint(rt);
-  const bytes = buildOnnx(ck.arch, ck.stateDict, { video: true, fp16: false, upsamplerAlpha: ck.upsamplerAlpha });
-  const [h, w, C] = [24, 32, ck.arch.channels];
+test('WebGPU: the state kept on the GPU gives the frames of the state read back, and reads back equal', { skip: needBundled }, async (t) => {
+  const { bytes, C } = await bundledVideo();
+  const [h, w] = [24, 32];
   const notices: string[] = [];
   await using gpu = await ModelSession.create(bytes, { device: 'webgpu', resident: ['feature_map'], onNotice: (l) => notices.push(l) });
   if (gpu.device !== 'webgpu') return t.skip(`WebGPU did not load on ${adapter}: ${notices[0] ?? 'fell back to CPU'}`);
@@ -164,13 +168,11 @@ test('WebGPU: the state kept on the GPU gives the frames of the state read back,
 
 for (const fp16 of [false, true]) {
   const prec = fp16 ? 'fp16' : 'fp32';
-  const rt = `${MODELS_DIR}/${DEFAULT_MODEL}.safetensors`;
-  test(`WebGPU matches CPU: bundled realtime, video mode, ${prec}`, { skip: existsSync(rt) ? false : `needs ${rt}` }, async (t) => {
-    const ck = await loadCheckpoint(rt);
-    const bytes = buildOnnx(ck.arch, ck.stateDict, { video: true, fp16, upsamplerAlpha: ck.upsamplerAlpha });
+  test(`WebGPU matches CPU: bundled realtime, video mode, ${prec}`, { skip: needBundled }, async (t) => {
+    const { bytes, C } = await bundledVideo(fp16);
     try {
-      const fp32 = fp16 ? { bytes: buildOnnx(ck.arch, ck.stateDict, { video: true, upsamplerAlpha: ck.upsamplerAlpha }), feeds: videoFeeds(24, 32, ck.arch.channels, false) } : undefined;
-      const r = await compare(bytes, videoFeeds(24, 32, ck.arch.channels, fp16), `realtime ${prec}`, fp32);
+      const fp32 = fp16 ? { bytes: (await bundledVideo()).bytes, feeds: videoFeeds(24, 32, C, false) } : undefined;
+      const r = await compare(bytes, videoFeeds(24, 32, C, fp16), `realtime ${prec}`, fp32);
       r.lines.forEach((l) => t.diagnostic(l));
       if (r.skip) t.skip(r.skip);
     } catch (e) {
@@ -178,10 +180,10 @@ for (const fp16 of [false, true]) {
       throw e;
     }
   });
-  test(`WebGPU matches CPU: the warp head (an edge Pad that also crops, depthwise convolutions), ${prec}`, { skip: existsSync(rt) ? false : `needs ${rt}` }, async (t) => {
-    const ck = await loadCheckpoint(rt);
-    const bytes = withWarpHead(buildOnnx(ck.arch, ck.stateDict, { video: true, fp16, upsamplerAlpha: ck.upsamplerAlpha }))!;
-    const [h, w, C] = [24, 32, ck.arch.channels];
+  test(`WebGPU matches CPU: the warp head (an edge Pad that also crops, depthwise convolutions), ${prec}`, { skip: needBundled }, async (t) => {
+    const video = await bundledVideo(fp16);
+    const [bytes, C] = [withWarpHead(video.bytes)!, video.C];
+    const [h, w] = [24, 32];
     const notices: string[] = [];
     try {
       await using gpu = await ModelSession.create(bytes, { device: 'webgpu', onNotice: (l) => notices.push(l), label: 'warp head' });

@@ -32,7 +32,9 @@
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
  * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
  * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
- * summary.svg (temporal error of auto against off, per clip) to `--out DIR`.
+ * summary.svg (temporal error of auto against off, per clip) to `--out DIR`, and with
+ * `--charts CLIP-noiseN[,…]` those clips' per-frame charts (every method the rows hold), so that
+ * rows of several runs (a method rerun after a change) chart as one study would.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -194,7 +196,7 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
 const fmt = (v: number | undefined, d: number): string => (v === undefined ? '' : v.toFixed(d));
 
 /** The summary of saved rows: a markdown table, and a bar chart of auto's change of temporal error. */
-async function summary(files: string[], outDir: string): Promise<void> {
+async function summary(files: string[], outDir: string, charts: string[]): Promise<void> {
   const rows: Row[] = (await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as Row[]))).flat();
   const keys = [...new Set(rows.map((r) => `${r.clip}|${r.noise}`))];
   const get = (k: string, method: string) => rows.find((r) => `${r.clip}|${r.noise}` === k && r.method === method);
@@ -225,6 +227,12 @@ async function summary(files: string[], outDir: string): Promise<void> {
   if (outDir) {
     await mkdir(outDir, { recursive: true });
     await writeFile(path.join(outDir, 'summary.svg'), barChart(bars));
+    for (const name of charts) {
+      const here = rows.filter((r) => `${r.clip}-noise${r.noise}` === name);
+      if (here.length === 0) throw new Error(`--charts ${name}: no rows of that clip and noise`);
+      const series = here.map((r) => ({ label: `W ${r.method}`, frames: r.perFrame }));
+      await writeFile(path.join(outDir, `${name}.svg`), chartSvg(series, `${here[0]!.clip}, noise σ ${here[0]!.noise}`));
+    }
   }
 }
 
@@ -254,7 +262,7 @@ function barChart(bars: { label: string; clean?: number; noisy?: number; still?:
 
 async function main(): Promise<void> {
   const from = flag('from', '');
-  if (from) return summary(from.split(','), flag('out', ''));
+  if (from) return summary(from.split(','), flag('out', ''), list('charts', ''));
   const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
   const methods = list('methods', '0,0.2,auto');

@@ -12,7 +12,7 @@
  * differences share the middle frame's noise with opposite signs (a negative covariance), while
  * whatever the compensation leaves of the content (aliasing, interpolation, motion it missed)
  * repeats from one difference to the next (a positive covariance). Texture and motion can only
- * lower the reading (in expectation), never raise it. Measured on clean and noisy pans, zooms and rotations of
+ * lower the reading (in expectation), never raise it; so it is read on the least textured blocks. Measured on clean and noisy pans, zooms and rotations of
  * photographs and of a dead-leaves texture in docs/temporal.md.
  *
  * On the way it measures how well the global translation registers the frame (the
@@ -119,7 +119,14 @@ export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number
 export interface MovingNoiseOptions {
   /** Side of the blocks (default 8). */
   readonly block?: number;
-  /** Quantile of the blocks' noise variances taken as the frame's (default 0.75: what aliasing leaves pulls the lower ones down). */
+  /**
+   * The share of the blocks, the least textured (least gradient energy), that the noise is read
+   * on (default 0.25; 1 reads it on all). What the compensation leaves of the content grows with
+   * the texture, the noise does not: on a frame full of moving sharp edges (a butterfly's wing,
+   * dense foliage), the textured blocks' readings fall far below the noise (docs/temporal.md).
+   */
+  readonly smoothest?: number;
+  /** Quantile of those blocks' noise variances taken as the frame's (default 0.75: what aliasing leaves pulls the lower ones down). */
   readonly quantile?: number;
   /**
    * The clip's noise variance as read so far (luma levels², on this plane), for the
@@ -138,8 +145,9 @@ export interface MovingNoiseOptions {
  * the opposite sign. So per block `−cov(d_t, warp(d_{t−1})) / g` (g the warp's Σ weight²) is the
  * noise variance, and nothing else makes it positive: what aliasing, interpolation and motion that
  * the warp missed leave in the differences repeats from frame to frame (a positive covariance),
- * and changes of the scene do not repeat at all. The `quantile` of the blocks' variances is the
- * frame's; negative means no noise (σ 0). Undefined without `last` (the first two frames of a
+ * and changes of the scene do not repeat at all. What repeats grows with the texture, so the
+ * frame's reading is the `quantile` of the variances of the least textured blocks (`smoothest`);
+ * negative means no noise (σ 0). Undefined without `last` (the first two frames of a
  * shot, or after a size change).
  */
 export function estimateNoiseMoving(
@@ -176,6 +184,7 @@ export function estimateNoiseMoving(
   const nr = Math.max(1, Math.round(rows / kf));
   const nc = Math.max(1, Math.round(cols / kf));
   const variances: number[] = [];
+  const energies: number[] = [];
   const n = B * B;
   // The gradients of the grown block, kept for the second pass over the block itself.
   const G = B + 4;
@@ -245,6 +254,7 @@ export function estimateNoiseMoving(
       let sq = 0;
       let sdq = 0;
       let mean = 0;
+      let energy = 0;
       for (let y = 0; y < B; y++)
         for (let x = 0, i = (by + y) * w + bx, g = (y + 2) * G + 2, t = y * B; x < B; x++, i++, g++, t++) {
           const d = difference[i]! - gxs[g]! * dx - gys[g]! * dy;
@@ -253,15 +263,21 @@ export function estimateNoiseMoving(
           sq += q;
           sdq += d * q;
           mean += cur[i]!;
+          energy += gxs[g]! * gxs[g]! + gys[g]! * gys[g]!;
         }
       // Near black or white, clipping hides noise.
       if (!(mean > 12 * n && mean < 243 * n)) continue;
       variances.push(-(sdq / n - (sd / n) * (sq / n)) / gain);
+      energies.push(energy);
     }
   const misregistration = fit.misregistration();
   if (variances.length < 8) return { sigma: undefined, difference, misregistration };
-  variances.sort((p, q) => p - q);
-  const v = variances[Math.floor((opts.quantile ?? 0.75) * (variances.length - 1))]!;
+  // The least textured blocks (at least 8): the noise adds the same energy to every block, so the
+  // order is the content's.
+  const keep = Math.min(variances.length, Math.max(8, Math.round((opts.smoothest ?? 0.25) * variances.length)));
+  const order = variances.map((_, i) => i).sort((p, q) => energies[p]! - energies[q]!);
+  const chosen = order.slice(0, keep).map((i) => variances[i]!).sort((p, q) => p - q);
+  const v = chosen[Math.floor((opts.quantile ?? 0.75) * (chosen.length - 1))]!;
   return { sigma: Math.sqrt(Math.max(0, v)), difference, misregistration };
 }
 

@@ -38,7 +38,9 @@ export interface HistoryWeightOptions {
   readonly noiseGate?: readonly [number, number];
   /** Side of the blocks the noise is measured on (default 8). */
   readonly block?: number;
-  /** Quantile of the blocks' noise variances taken as the frame's (default 0.75; noise.ts). */
+  /** Share of the blocks, the least textured, the noise is read on (default 0.25; noise.ts). */
+  readonly smoothest?: number;
+  /** Quantile of those blocks' noise variances taken as the frame's (default 0.75; noise.ts). */
   readonly quantile?: number;
   /**
    * Compensate the camera's motion (default true). Off, the history stays where it was (for a
@@ -64,6 +66,7 @@ export const WEIGHT_DEFAULTS: Required<HistoryWeightOptions> = {
   noiseGate: [1.2, 2.0],
   minNoise: 0.5,
   block: 8,
+  smoothest: 0.25,
   quantile: 0.75,
   motion: true,
   halfFrom: LARGE_FRAME,

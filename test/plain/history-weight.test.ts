@@ -246,3 +246,30 @@ test('large clean frames keep no history on the half plane: dense texture pannin
     assert.ok(e.noise < 1.2, `${motion}: noise read ${e.noise}`);
   }
 });
+
+test('noise under moving sharp edges: read on the least textured blocks, near its σ, while the clean pans stay shut', () => {
+  // Dead leaves with discs from 3 pixels: sharp edges everywhere, flat inside the discs (a
+  // butterfly's wing, foliage in focus). What the warp leaves along the edges pulls their blocks'
+  // readings far under the noise; the flat blocks keep it.
+  const pic = deadLeaves(320, 256, 5, 3);
+  const truth = 4 * 0.668; // σ 4 on RGB, on luma
+  for (const speed of [[0.73, 0.31], [2.6, -1.1]] as const) {
+    const gts = renderClip(pic, { motion: 'pan', frames: 8, width: 192, height: 160, speed });
+    const read = (noise: number, smoothest?: number): number => {
+      const e = new HistoryWeightEstimator(smoothest === undefined ? {} : { smoothest });
+      let most = 0;
+      gts.forEach((g, i) => {
+        e.next(degradeFrame(g, i, { scale: 2, noise, seed: 3 }));
+        most = Math.max(most, e.noise);
+      });
+      return noise === 0 ? most : e.noise;
+    };
+    const clean = read(0);
+    assert.ok(clean < 0.5, `pan ${speed}, clean: read up to ${clean.toFixed(2)}`);
+    const noisy = read(4);
+    assert.ok(noisy > 0.75 * truth && noisy < 1.25 * truth, `pan ${speed}, σ 4: read ${noisy.toFixed(2)} for ${truth.toFixed(2)}`);
+    // Read on every block, the edges hide most of it: the gate would stay (almost) shut.
+    const everywhere = read(4, 1);
+    assert.ok(everywhere < 0.5 * truth, `pan ${speed}, σ 4 read on every block: ${everywhere.toFixed(2)}`);
+  }
+});

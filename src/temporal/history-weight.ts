@@ -232,10 +232,14 @@ export class HistoryWeightEstimator {
     // The motion in pixels of the frame (on the half plane, that plane is its pyramid's first
     // level), and of the plane measured on.
     const buffer = this.#scratch.get('motion', fw * fh);
-    const shift = this.options.motion ? estimateShift(prevFrame ?? prev, yFrame, fw, fh, { noise: this.noise, buffer, ...(half ? { half: { prev, cur: y } } : {}) }) : NO_SHIFT;
+    // The noise is read on motion-compensated differences even where the history cannot move
+    // (`motion` off): on unaligned differences a clean fast pan reads as strong noise.
+    const measured = estimateShift(prevFrame ?? prev, yFrame, fw, fh, { noise: this.noise, buffer, ...(half ? { half: { prev, cur: y } } : {}) });
+    const shift = this.options.motion ? measured : NO_SHIFT;
     const motion = half ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
     const last = this.#difference;
-    const { sigma, difference, misregistration } = estimateNoiseMoving(prev, y, w, h, motion, last, { block, smoothest, quantile, noiseVar: this.#noiseVar ?? 0 }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
+    const planeShift = half ? { dx: measured.dx / 2, dy: measured.dy / 2 } : measured;
+    const { sigma, difference, misregistration } = estimateNoiseMoving(prev, y, w, h, planeShift, last, { block, smoothest, quantile, noiseVar: this.#noiseVar ?? 0 }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
     // The difference before last is the next call's buffer (no fresh megabyte a frame).
     this.#spareDifference = last;
     this.#difference = difference;

@@ -44,7 +44,8 @@ export interface HistoryWeightOptions {
   readonly quantile?: number;
   /**
    * Compensate the camera's motion (default true). Off, the history stays where it was (for a
-   * frame engine that cannot warp its feature state).
+   * frame engine that cannot warp its feature state); the motion is still measured, for the
+   * noise reading.
    */
   readonly motion?: boolean;
   /**

@@ -273,3 +273,22 @@ test('noise under moving sharp edges: read on the least textured blocks, near it
     assert.ok(everywhere < 0.5 * truth, `pan ${speed}, σ 4 read on every block: ${everywhere.toFixed(2)}`);
   }
 });
+
+test('without motion compensation (a graph without the warp head) the noise is still read on aligned differences: a clean fast pan keeps no history', () => {
+  // The history stays where it was, but the estimator measures the motion for the noise reading:
+  // unaligned differences of dense texture moving 3 pixels a frame anti-correlate like noise (they
+  // read σ 10–40 here), which would open the gate on a clean clip.
+  const gts = renderClip(deadLeaves(320, 256, 5), { motion: 'pan', frames: 8, width: 192, height: 160, speed: [6, 3] });
+  for (const noise of [0, 4]) {
+    const e = new HistoryWeightEstimator({ motion: false });
+    let most = 0;
+    gts.forEach((g, i) => {
+      const map = e.next(degradeFrame(g, i, { scale: 2, noise, seed: 3 }));
+      if (noise === 0) assert.equal(map, 0, `clean frame ${i}: weight 0`);
+      assert.equal(e.shift.dx === 0 && e.shift.dy === 0, true, 'the history does not move');
+      most = Math.max(most, e.noise);
+    });
+    if (noise === 0) assert.ok(most < 0.5, `clean: read up to ${most.toFixed(2)}`);
+    else assert.ok(most > 1.2 && most < 4, `σ 4: read ${most.toFixed(2)}`);
+  }
+});

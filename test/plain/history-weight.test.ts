@@ -267,7 +267,7 @@ test('noise under moving sharp edges: read on the least textured blocks, near it
     const clean = read(0);
     assert.ok(clean < 0.5, `pan ${speed}, clean: read up to ${clean.toFixed(2)}`);
     const noisy = read(4);
-    assert.ok(noisy > 0.75 * truth && noisy < 1.25 * truth, `pan ${speed}, σ 4: read ${noisy.toFixed(2)} for ${truth.toFixed(2)}`);
+    assert.ok(noisy > 0.7 * truth && noisy < 1.25 * truth, `pan ${speed}, σ 4: read ${noisy.toFixed(2)} for ${truth.toFixed(2)}`);
     // Read on every block, the edges hide most of it: the gate would stay (almost) shut.
     const everywhere = read(4, 1);
     assert.ok(everywhere < 0.5 * truth, `pan ${speed}, σ 4 read on every block: ${everywhere.toFixed(2)}`);

@@ -50,7 +50,7 @@ test(`estimateShift: sub-pixel pans with known truth, within ${ACCURACY} pixel; 
   assert.deepEqual(estimateShift(noisy(0), noisy(1), 112, 80, { noise: 3 }), NO_SHIFT);
 });
 
-test('large frames (640×360, 1280×720: fewer rows and blocks measured): an analytic pan is found within 0.02 pixel and its noise within 15 %', () => {
+test('large frames (640×360, 1280×720: fewer rows and blocks measured): an analytic pan is found within 0.02 pixel and its noise within 5 %', () => {
   // A smooth pattern with known sub-pixel motion: no aliasing, so the truth is exact.
   const pattern = (x: number, y: number) => 128 + 40 * Math.sin(0.21 * x + 0.13 * y) + 30 * Math.cos(0.09 * x - 0.17 * y) + 15 * Math.sin(0.05 * x * 0.7 + 0.31 * y);
   const v: Shift = { dx: 1.37, dy: -0.62 };
@@ -67,8 +67,9 @@ test('large frames (640×360, 1280×720: fewer rows and blocks measured): an ana
       const first = estimateNoiseMoving(f0, f1, w, h, s, undefined);
       const read = estimateNoiseMoving(f1, f2, w, h, estimateShift(f1, f2, w, h, { noise: sigma }), first.difference).sigma!;
       if (sigma === 0) assert.ok(read < 0.3, `${w}x${h} clean: read σ ${read}`);
-      // The third quartile of the blocks' readings (noise.ts) sits above σ on pure noise.
-      else assert.ok(Math.abs(read / sigma - 1) < 0.15, `${w}x${h} σ ${sigma}: read ${read.toFixed(2)}`);
+      // The blocks' readings scatter about σ²; their quantile is calibrated so that noise alone
+      // reads its σ (noise.ts `quantileGain`).
+      else assert.ok(Math.abs(read / sigma - 1) < 0.05, `${w}x${h} σ ${sigma}: read ${read.toFixed(2)}`);
     }
 });
 

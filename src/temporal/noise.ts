@@ -12,8 +12,9 @@
  * differences share the middle frame's noise with opposite signs (a negative covariance), while
  * whatever the compensation leaves of the content (aliasing, interpolation, motion it missed)
  * repeats from one difference to the next (a positive covariance). Texture and motion can only
- * lower the reading (in expectation), never raise it; so it is read on the least textured blocks. Measured on clean and noisy pans, zooms and rotations of
- * photographs and of a dead-leaves texture in docs/temporal.md.
+ * lower the reading (in expectation), never raise it, and lower it most where the texture is: so
+ * it is read on the least textured blocks. Measured on clean and noisy pans, zooms and rotations
+ * of photographs and of a dead-leaves texture in docs/temporal.md.
  *
  * On the way it measures how well the global translation registers the frame (the
  * misregistration: an affine fit of each block's residual motion), which sets how sharp the
@@ -126,7 +127,10 @@ export interface MovingNoiseOptions {
    * dense foliage), the textured blocks' readings fall far below the noise (docs/temporal.md).
    */
   readonly smoothest?: number;
-  /** Quantile of those blocks' noise variances taken as the frame's (default 0.75: what aliasing leaves pulls the lower ones down). */
+  /**
+   * Quantile of those blocks' noise variances taken as the frame's (default 0.75: what aliasing
+   * leaves pulls the lower ones down). Calibrated: noise alone reads its σ at any quantile.
+   */
   readonly quantile?: number;
   /**
    * The clip's noise variance as read so far (luma levels², on this plane), for the
@@ -146,8 +150,8 @@ export interface MovingNoiseOptions {
  * noise variance, and nothing else makes it positive: what aliasing, interpolation and motion that
  * the warp missed leave in the differences repeats from frame to frame (a positive covariance),
  * and changes of the scene do not repeat at all. What repeats grows with the texture, so the
- * frame's reading is the `quantile` of the variances of the least textured blocks (`smoothest`);
- * negative means no noise (σ 0). Undefined without `last` (the first two frames of a
+ * frame's reading is the `quantile` of the variances of the least textured blocks (`smoothest`),
+ * divided by what that quantile reads on noise alone; negative means no noise (σ 0). Undefined without `last` (the first two frames of a
  * shot, or after a size change).
  */
 export function estimateNoiseMoving(
@@ -272,8 +276,9 @@ export function estimateNoiseMoving(
     }
   const misregistration = fit.misregistration();
   if (variances.length < 8) return { sigma: undefined, difference, misregistration };
-  // The least textured blocks (at least 8): the noise adds the same energy to every block, so the
-  // order is the content's.
+  // The least textured blocks (at least 8): the noise adds about the same energy to every block,
+  // so the order is the content's (flat blocks where a colour clips hold less noise, and come
+  // first: a reading on the low side, never a ghost).
   const keep = Math.min(variances.length, Math.max(8, Math.round((opts.smoothest ?? 0.25) * variances.length)));
   const order = variances.map((_, i) => i).sort((p, q) => energies[p]! - energies[q]!);
   const chosen = order.slice(0, keep).map((i) => variances[i]!).sort((p, q) => p - q);

@@ -262,7 +262,11 @@ function barChart(bars: { label: string; clean?: number; noisy?: number; still?:
 
 async function main(): Promise<void> {
   const from = flag('from', '');
-  if (from) return summary(from.split(','), flag('out', ''), list('charts', ''));
+  if (from) {
+    const charts = list('charts', '');
+    if (charts.length > 0 && !flag('out', '')) throw new Error('--charts writes into --out DIR: give one');
+    return summary(from.split(','), flag('out', ''), charts);
+  }
   const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
   const methods = list('methods', '0,0.2,auto');

@@ -1,6 +1,6 @@
 /**
  * What `--temporal auto` costs: the model alone against the frame engine with the history-weight
- * estimator, the motion estimator and the warp head, back to back in one process (rounds
+ * estimator, the motion estimator and the heads it runs (pixel history, warp), back to back in one process (rounds
  * alternate, so a machine whose speed drifts hurts both alike), on a noisy camera pan where the
  * history is moved every frame.
  *
@@ -9,12 +9,13 @@
  *
  * Per round, frames already in memory (a generated pan: src/eval/motion-clips.ts over Vid4 walk
  * from ../shared, or a dead-leaves picture without it, plus noise σ 4):
- * - model: the video graph alone in its worker, frames fed back to back, the feature state kept
- *   in the worker, a fixed weight (scripts/back-to-back.ts): the number the issue holds auto to;
- * - head: the same with the warp head and a per-pixel weight map, the shifts auto measured (the
- *   graph's share of the cost);
- * - engine 0.2: the frame engine with a fixed weight (padding, checks, copies; no estimator, no head);
- * - engine auto: the frame engine as `paragon upscale` runs it (estimator, motion, warp head),
+ * - model: the standard graph alone in its worker (what `--no-temporal` runs), frames fed back to
+ *   back (scripts/back-to-back.ts): the number the issue holds auto to;
+ * - head: the graph auto runs, the same with the pixel-history and warp heads
+ *   (graph/pixel-history.ts, graph/warp-head.ts), fed the maps and shifts auto decided, the
+ *   3-channel state carried in the worker (the graph's share of the cost);
+ * - engine 0.2: the frame engine with a fixed weight (the video graph, its features carried; no estimator, no head);
+ * - engine auto: the frame engine as `paragon upscale` runs it (estimator, motion, the heads),
  *   two frames in flight as in the video pipeline;
  * - estimator: HistoryWeightEstimator.next alone on this thread (motion, noise, map), and after
  *   the rounds its stages one by one.
@@ -37,6 +38,7 @@ import { wire } from '../src/runtime/tensor.ts';
 import type { FeedTensor } from '../src/runtime/protocol.ts';
 import { parseDevice } from '../src/runtime/devices.ts';
 import { withWarpHead } from '../src/graph/warp-head.ts';
+import { withPixelHistory } from '../src/graph/pixel-history.ts';
 import { carriedOutput, rolesOf } from '../src/temporal/roles.ts';
 import { readOnnxInfo } from '../src/graph/onnx-info.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
@@ -91,29 +93,29 @@ const decided = frames.map((f) => {
 });
 print(`${W}x${H}, ${count} frames, model ${model ?? 'bundled default'}, noise read ${est.noise.toFixed(2)}, history moved on ${decided.filter((d) => !isStill(d.shift)).length} frames`);
 
-const resolved = await resolveModel(model, { mode: 'video' });
+const resolved = await resolveModel(model, { mode: 'standard' });
 
-/** The video graph alone in its worker (with the warp head when `head`). */
+/** The standard graph alone in its worker (what `--no-temporal` runs), or with auto's heads (pixel history, warp) when `head`. */
 async function openGraph(head: boolean): Promise<ModelSession> {
-  const bytes = head ? withWarpHead(resolved.bytes)! : resolved.bytes;
+  const bytes = head ? withWarpHead(withPixelHistory(resolved.bytes)!)! : resolved.bytes;
   const carried = carriedOutput(readOnnxInfo(bytes, 'model'));
   return ModelSession.create(bytes, { device, cpu, onNotice: print, ...(carried ? { resident: [carried] } : {}) });
 }
 
-/** The session alone, back to back (with the warp head and the decided maps and shifts when `head`). */
+/** The session alone, back to back (with the heads, their 3-channel state carried, and the decided maps and shifts when `head`). */
 async function graph(s: ModelSession, head: boolean): Promise<number> {
   const roles = rolesOf(resolved.info.file, s.inputs, s.outputs);
-  const C = resolved.info.channels!;
   const feeds = (i: number): Record<string, FeedTensor> => {
     const f = frames[i]!;
     const d = decided[i]!;
     const fd: Record<string, FeedTensor> = { [roles.input]: wire(f.rgb.slice(), [1, 3, H, W]) };
-    fd[roles.alpha!] = head && d.map !== 0 ? wire(d.map.slice(), [1, 1, H, W]) : wire(Float32Array.of(i === 0 ? 0 : 0.2), [1, 1, 1, 1]);
-    if (i === 0) fd[roles.prev!] = wire(new Float32Array(C * W * H), [1, C, H, W]);
-    if (head) Object.assign(fd, warpHeadFeeds(C, H, W, d.shift));
+    if (!head) return fd;
+    fd[roles.alpha!] = d.map !== 0 && i > 0 ? wire(d.map.slice(), [1, 1, H, W]) : wire(Float32Array.of(0), [1, 1, 1, 1]);
+    if (i === 0) fd[roles.prev!] = wire(new Float32Array(3 * W * H), [1, 3, H, W]);
+    Object.assign(fd, warpHeadFeeds(3, H, W, d.shift));
     return fd;
   };
-  const carry = { input: roles.prev!, output: roles.feature! };
+  const carry = head ? { input: roles.prev!, output: roles.feature! } : undefined;
   await s.runCarried(feeds(0), carry); // warm-up (first-run allocations), not timed
   return (await backToBack(s, frames.map((_, i) => feeds(i)), carry)).ms;
 }

@@ -164,16 +164,15 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
   const full = method === 'auto-full';
   // 'auto+KEY=VALUE+…': auto with the estimator's tuning changed (HistoryWeightOptions), for experiments.
   const [base = '', ...tweaks] = method.split('+');
-  const auto = base === 'auto' || full;
-  const tuning: HistoryWeightOptions = full ? { halfFrom: Infinity } : Object.fromEntries(tweaks.map((t) => tweak(t, method)));
-  // 'auto-still': the same weight maps without motion compensation (the history left where it
-  // was), fed to an engine of fixed weight: what motion compensation buys.
+  // 'auto-still': auto without motion compensation (the history left where it was): what it buys.
   const still = method === 'auto-still';
-  const weight = auto ? 'auto' : still ? 0.9 : Number(method);
+  const auto = base === 'auto' || full || still;
+  const tuning: HistoryWeightOptions = full ? { halfFrom: Infinity } : still ? { motion: false } : Object.fromEntries(tweaks.map((t) => tweak(t, method)));
+  const weight = auto ? 'auto' : Number(method);
   await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, weightOptions: tuning, device: 'cpu', cpu: { intraOpThreads: threads } });
   // A twin of the engine's estimator, fed the same frames, to report what it decided (its maps
   // are the engine's: same code, same frames).
-  const twin = auto || still ? new HistoryWeightEstimator({ ...tuning, motion: auto }) : undefined;
+  const twin = auto ? new HistoryWeightEstimator(tuning) : undefined;
   const scorer = new SequenceScorer({ border: 4 });
   let weightSum = 0;
   let moved = 0;
@@ -181,10 +180,9 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
   for (let i = 0; i < lrs.length; i++) {
     const lr = lrs[i]!;
     const t0 = performance.now();
-    const map = still ? twin!.next(lr) : undefined;
-    const out = await up.process(lr, map !== undefined ? { alpha: map } : {});
+    const out = await up.process(lr);
     ms += performance.now() - t0;
-    const alpha = still ? map : twin?.next(lr);
+    const alpha = twin?.next(lr);
     if (twin && !isStill(twin.shift)) moved++;
     if (i > 0) weightSum += alpha === undefined ? (weight as number) : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
     scorer.push(out, gts[i]!);

@@ -154,8 +154,9 @@ export interface OpenModelOptions {
   /** Half-precision graph (checkpoints); frames that overflow are rerun at fp32. */
   readonly fp16?: boolean;
   /**
-   * Weight of the previous frame's features: 'auto' (default: per pixel, from how much the frame
-   * changed) or W in [0, 1); 0 = every frame on its own (the standard graph, no state).
+   * 'auto' (default: a history of the input's own pixels, moved with the camera and kept per pixel
+   * by how much the frame changed against it; none on clean video) or W in [0, 1), the weight of
+   * the previous frame's features; 0 = every frame on its own (the standard graph, no state).
    */
   readonly historyWeight?: number | 'auto';
   /** Tile size in input pixels (0 = whole frame, the default; halved automatically on out-of-memory). */

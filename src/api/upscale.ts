@@ -43,8 +43,9 @@ export interface UpscaleImageOptions extends UpscaleOptions {
 /** Options of {@link upscaleVideo}. */
 export interface UpscaleVideoOptions extends UpscaleOptions {
   /**
-   * Weight of the previous frame's features: 'auto' (default: a per-pixel weight from how much each
-   * part of the frame changed) or a fixed W in [0, 1), 0 = every frame on its own.
+   * 'auto' (default: a history of the input's own pixels, moved with the camera and kept per pixel
+   * by how much each part of the frame changed against it) or a fixed W in [0, 1), the weight of
+   * the previous frame's features; 0 = every frame on its own.
    */
   readonly historyWeight?: number | 'auto';
   /** Video codec (default: the container's: x264, or vp9 for .webm). */

@@ -37,7 +37,7 @@ const argsDef = {
   fp16: { type: 'boolean', description: 'Half-precision graph (checkpoints); frames that overflow are rerun at fp32' },
   temporal: {
     type: 'string',
-    description: 'Video: auto (default: the history moved with the camera, then a per-pixel weight from how much each part of the frame changed against it, none on clean video) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
+    description: 'Video: auto (default: a history of the input\'s own pixels, moved with the camera and kept per pixel by how much each part of the frame changed against it, none on clean video) or a fixed weight W of the previous frame\'s features, 0 = current frame only (the reference blend is 0.2; the seed guide states the opposite convention); --no-temporal = 0',
   },
   recursive: { type: 'boolean', alias: 'r', description: 'Include subfolders (mirrored in the output)' },
   codec: { type: 'string', description: `Video codec: ${VIDEO_CODECS.join(', ')} (default: x264; vp9 for .webm)` },

@@ -64,12 +64,15 @@ export interface OnnxInfo {
 }
 
 const EXPLAIN: Record<OnnxSignature, string> = {
-  'paragon-standard': 'paragon standard graph: input -> output; each frame is upscaled on its own (no temporal state).',
+  'paragon-standard':
+    'paragon standard graph: input -> output; each frame is upscaled on its own (no temporal state in the file). ' +
+    '`--temporal auto` gives it a history of its input pixels in memory (docs/temporal.md); a fixed weight needs a video graph.',
   'paragon-video':
     'paragon video graph: inputs input, prev_feat, alpha; outputs output, feature_map. The runtime feeds the previous ' +
     'feature_map back with a per-frame history weight alpha (0 = current frame only, so a scene cut is a single run).',
   'python-standard':
-    'Python export, standard: input -> output. No temporal state; temporal smoothing is not possible with this file.',
+    'Python export, standard: input -> output. No temporal state in the file; `--temporal auto` gives it a history ' +
+    'of its input pixels in memory; a fixed --temporal W (a blend of features) is not possible with this file.',
   'python-video-baked':
     'Python export, video with the history weight baked in: inputs input, prev_feat; outputs output, feature_map. ' +
     'alpha is a constant inside the graph, so it cannot be changed per frame; a reset (scene cut) needs two runs ' +

@@ -1,10 +1,11 @@
 /**
- * A head that moves the carried feature state with the camera before the model blends it: the
- * video graph's `prev_feat` goes through an edge-mode Pad that also crops (the whole pixels of the
- * shift: ONNX pads may be negative) and depthwise convolutions of four taps along x, then along y
- * (the weights of its fraction: Keys' bicubic, bilinear or a mix, temporal/warp.ts) on its way to
- * the blend, so
- * `feature = (1 − α)·conv_in(frame) + α·warp(prev_feat)`. Added in memory at load time, like the
+ * A head that moves the carried state with the camera before the model blends it (the pixel
+ * history of `--temporal auto`, graph/pixel-history.ts, or a video graph's features): the history
+ * input (`prev_history`, `prev_feat`) goes through an edge-mode Pad that also crops (the whole
+ * pixels of the shift: ONNX pads may be negative) and depthwise convolutions of four taps along x,
+ * then along y (the weights of its fraction: Keys' bicubic, bilinear or a mix, temporal/warp.ts)
+ * on its way to the blend, e.g. `feature = (1 − α)·conv_in(frame) + α·warp(prev_feat)`. Added in
+ * memory at load time, like the
  * packing head (pack-head.ts); the model's own inputs and outputs stay as they are, and
  * `paragon convert --video` writes the graph without it.
  *

@@ -1,19 +1,22 @@
 /**
- * Content-adaptive history weight for video mode (`--temporal auto`): a per-pixel map of how much
- * of the previous frame's features each pixel may keep, fed to the model as its `alpha` input.
+ * Content-adaptive history weight (`--temporal auto`): a per-pixel map of how much of its history
+ * each pixel may keep, fed to the model as its `alpha` input. The history auto carries is the
+ * input's own pixels (graph/pixel-history.ts: the frame the model sees is the new one blended
+ * with the last one it saw); the same map can weigh a video graph's features.
  *
  * Why: a blind blend (one weight everywhere) smooths noise where the scene is still but drags
  * stale features along where it moves (ghosting). The map keeps history only where the new
  * low-resolution frame agrees with what the history holds, up to the noise of the input:
  * - Motion compensation: the camera's motion since the last frame (one sub-pixel translation,
  *   motion.ts) moves the history to where the content now is before anything is compared or
- *   blended. The frame engine warps the feature state by the same shift (`shift`; in the graph,
+ *   blended. The frame engine warps the carried state by the same shift (`shift`; in the graph,
  *   graph/warp-head.ts), so a pan keeps its history instead of dropping it. How sharp that warp
  *   is follows how well one translation registers the frame ({@link softness}).
- * - The history the model carries is, the features being linear in the pixels, the conv_in of a
- *   recursive average of the (warped) frames: `ref_t = (1 − a)·y_t + a·warp(ref_{t−1})` with the
- *   same per-pixel weights. The estimator keeps that reference (luma) and its noise variance, so
- *   it compares the new frame with what the history really holds, not with the last frame alone.
+ * - The history the model carries is a recursive average of the (warped) frames, `ref_t = (1 −
+ *   a)·y_t + a·warp(ref_{t−1})` with the same per-pixel weights: the pixels themselves with the
+ *   pixel-history head, the conv_in of that average with features (they are linear in the pixels).
+ *   The estimator keeps that reference (luma) and its noise variance, so it compares the new
+ *   frame with what the history really holds, not with the last frame alone.
  *   Content that entered the frame has no history (weight 0).
  * - The noise level σ is measured, not assumed, in a way that neither texture nor motion inflates
  *   (noise.ts: the anti-correlation of consecutive motion-compensated differences, which only

@@ -5,6 +5,7 @@
 import type { CpuOptions, DeviceRequest } from '../runtime/devices.ts';
 import { withPackedOutput } from '../graph/pack-head.ts';
 import { withWarpHead } from '../graph/warp-head.ts';
+import { withPixelHistory } from '../graph/pixel-history.ts';
 import { resolveModel } from '../runtime/model.ts';
 import { ModelSession } from '../runtime/session.ts';
 import { readOnnxInfo } from '../graph/onnx-info.ts';
@@ -31,9 +32,12 @@ export interface OpenOptions extends Omit<UpscalerOptions, 'fp32'> {
 
 /** Resolve `model` (see resolveModel) and open an upscaler on it. Dispose it when done. */
 export async function openUpscaler(model: string | undefined, opts: OpenOptions = {}): Promise<TemporalUpscaler> {
+  const auto = opts.historyWeight === 'auto';
   const resolved = await resolveModel(model, {
-    // No history (--no-temporal, images): the standard graph does the same work without the state I/O.
-    mode: opts.historyWeight === 0 ? 'standard' : (opts.mode ?? 'video'),
+    // No history (--no-temporal, images): the standard graph does the same work without the state
+    // I/O. 'auto' carries the input's pixels, not the features: the standard graph with the
+    // pixel-history head (graph/pixel-history.ts).
+    mode: opts.historyWeight === 0 || auto ? 'standard' : (opts.mode ?? 'video'),
     fp16: opts.fp16 === true,
     ...(opts.modelsDir !== undefined ? { modelsDir: opts.modelsDir } : {}),
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
@@ -42,15 +46,26 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
   const depths = opts.packedOutput === true ? ([8, 16] as const) : opts.packedOutput ? [opts.packedOutput] : undefined;
   // 'auto' moves the history with the camera: the warp head (graph/warp-head.ts) does it inside
   // the graph, where the state stays between frames. Models that cannot take it run without
-  // motion compensation.
-  const warped = opts.historyWeight === 'auto' ? (withWarpHead(resolved.bytes) ?? resolved.bytes) : resolved.bytes;
+  // motion compensation. A video graph given as a file (it cannot take the pixel head) carries
+  // its features, as the reference's video mode does.
+  const forAuto = (b: Uint8Array): Uint8Array => {
+    const pixels = withPixelHistory(b) ?? b;
+    return withWarpHead(pixels) ?? pixels;
+  };
+  const warped = auto ? forAuto(resolved.bytes) : resolved.bytes;
   const bytes = (depths ? withPackedOutput(warped, depths) : undefined) ?? warped;
   // The feature state stays on the GPU between frames where the device allows (WebGPU).
   const carried = carriedOutput(readOnnxInfo(bytes, resolved.info.file));
   const session = await ModelSession.create(bytes, { ...sessionOpts, ...(carried ? { resident: [carried] } : {}) });
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.
-  const twin = fp32 ? () => ModelSession.create(fp32(), { ...sessionOpts, onNotice: () => undefined }) : undefined;
+  // With 'auto' it takes the same history (the pixel head), so the state passes between them.
+  const twin = fp32
+    ? () => {
+        const b = fp32();
+        return ModelSession.create(auto ? (withPixelHistory(b) ?? b) : b, { ...sessionOpts, onNotice: () => undefined });
+      }
+    : undefined;
   try {
     const up = new TemporalUpscaler(session, resolved.info, { ...opts, ...(twin ? { fp32: twin } : {}) });
     if (up.info.scale === 0) await up.probe();

@@ -5,6 +5,8 @@
  * - `baked`: input, prev_feat → output, feature (Python video export, history weight fixed inside);
  * - `tap`: input → output, feature (features exported but no way to feed them back);
  * - `standard`: input → output.
+ * A single-image graph with the pixel-history head (graph/pixel-history.ts: input, prev_history,
+ * alpha → output, history) is driven as a video graph whose state is its input's pixels.
  */
 import { modelError } from '../errors.ts';
 import { HISTORY_INPUT, WEIGHT_INPUT } from '../graph/warp-head.ts';
@@ -26,7 +28,8 @@ export interface Roles {
 
 const PREV = HISTORY_INPUT;
 const ALPHA = WEIGHT_INPUT;
-const FEAT = /feat/i;
+// The carried output: features, or the pixel-history head's `history`.
+const FEAT = /feat|^history$/i;
 
 function wireType(file: string, v: ValueInfo): WireType {
   if (v.type === 'float32' || v.type === 'float16') return v.type;

@@ -17,9 +17,10 @@ export interface UpscalerOptions {
   /**
    * History weight W in [0, 1) (default 0.2); 0 = every frame on its own, no state kept. `'auto'`:
    * the state moved with the camera (src/temporal/motion.ts, by the graph's warp head when the
-   * session has it: openUpscaler adds it) and a per-pixel map from how much the low-resolution
-   * frame changed against it (src/temporal/history-weight.ts), for every frame that gets no
-   * explicit `alpha`.
+   * session has it) and a per-pixel map from how much the low-resolution frame changed against it
+   * (src/temporal/history-weight.ts), for every frame that gets no explicit `alpha`. openUpscaler
+   * gives 'auto' the standard graph with the pixel-history head (graph/pixel-history.ts), so the
+   * state is the input's pixels; a video graph given as a file carries its features.
    */
   readonly historyWeight?: number | 'auto';
   /**

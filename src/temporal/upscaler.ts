@@ -74,7 +74,7 @@ export class TemporalUpscaler implements AsyncDisposable {
     this.#warpHead = mode === 'video' && hasWarpHead(session.inputs);
     // Motion is compensated where the state can be warped: the head in the graph (pipelined
     // frames) and warpShift here (frames that go one at a time).
-    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator({ ...opts.weightOptions, motion: this.#warpHead }) : undefined;
+    this.#estimator = auto && mode === 'video' ? new HistoryWeightEstimator({ ...opts.weightOptions, motion: this.#warpHead && opts.weightOptions?.motion !== false }) : undefined;
     // With 'auto', W is the map's ceiling: state is kept and each frame gets its map as alpha.
     const w = opts.historyWeight === 'auto' ? (this.#estimator?.options.maxWeight ?? 0.2) : (opts.historyWeight ?? 0.2);
     if (!(w >= 0 && w < 1)) throw new ParagonError('usage', `history weight ${w} must be in [0, 1)`);
@@ -90,7 +90,8 @@ export class TemporalUpscaler implements AsyncDisposable {
     const names = new Set(session.outputs.map((o) => o.name));
     this.#packHead = new Set(([[8, PACKED_8], [16, PACKED_16]] as const).filter(([, n]) => names.has(n)).map(([d]) => d));
     const prevDim = session.inputs.find((v) => v.name === this.roles.prev)?.shape[1];
-    this.#channels = info.channels ?? (typeof prevDim === 'number' ? prevDim : undefined);
+    // The history input's own channel count first: the pixel-history head carries 3, not the features' C.
+    this.#channels = typeof prevDim === 'number' ? prevDim : info.channels;
     this.stats = { frames: 0, resets: 0, nanReruns: 0, nonFinite: 0, tile: Math.max(0, opts.tile ?? 0), runs: 0 };
   }
 

@@ -1,5 +1,6 @@
 /**
- * The warp that moves the carried history with the camera: by one sub-pixel translation, edges
+ * The warp that moves the carried history with the camera (auto's pixel history, or a video
+ * graph's features): by one sub-pixel translation, edges
  * clamped, `out(x, y) = src(x + dx, y + dy)`, with Keys' bicubic (a = −0.5) where the translation
  * registers the frame and a bilinear one where it does not (`Shift.soft`). The graph's head
  * (graph/warp-head.ts) computes the same with an edge-mode Pad that crops and depthwise

@@ -4,7 +4,7 @@
  *   equal the Node engine's with `historyWeight: 'auto'` on the same decoded RGB (PSNR ≥ 45 dB),
  *   and are clearly closer to it than to frames without history, on a noisy panning clip (on clean
  *   input the estimator keeps no history at all, which would prove nothing; the pan makes the
- *   history move with the camera, through the same warp head as Node's).
+ *   history move with the camera: on the page the player's pixel history, in Node the graph's heads).
  * - Sound: a clip with AAC audio plays its sound through Web Audio, which is the master clock:
  *   buffers are scheduled, the clock advances while playing and stops while paused, resumes where
  *   it stopped, restarts at a seek, and every frame is drawn on time against it. A clip without
@@ -132,15 +132,15 @@ describe('browser player: sound and auto temporal weight', { skip }, () => {
     assert.ok(frames.filter((f) => Math.abs(f.shift.dx - 2 / 3) < 0.15 && Math.abs(f.shift.dy - 2 / 3) < 0.15).length >= 5, 'the history followed the pan');
     await assertParity(t, 'WASM auto', frames, 'auto');
     const auto = await nodeParity(frames, 'auto');
-    const fixed = await nodeParity(frames, 0.9);
-    t.diagnostic(`vs Node auto / Node W=0.9, PSNR dB: ${auto.map((p, i) => `${p.toFixed(1)}/${fixed[i]!.toFixed(1)}`).join(' ')}`);
-    for (const [i, f] of frames.entries()) if (f.reset === null) assert.ok(auto[i]! > fixed[i]! + 3, `frame ${i}: ${auto[i]!.toFixed(1)} dB vs auto, ${fixed[i]!.toFixed(1)} dB vs W=0.9`);
+    const fixed = await nodeParity(frames, 0.8);
+    t.diagnostic(`vs Node auto / Node W=0.8, PSNR dB: ${auto.map((p, i) => `${p.toFixed(1)}/${fixed[i]!.toFixed(1)}`).join(' ')}`);
+    for (const [i, f] of frames.entries()) if (f.reset === null) assert.ok(auto[i]! > fixed[i]! + 3, `frame ${i}: ${auto[i]!.toFixed(1)} dB vs auto, ${fixed[i]!.toFixed(1)} dB vs W=0.8`);
     // Not dropping: time (the sound) waits for late frames, so every frame is still on time.
     assertInSync(s.sync, 'WASM auto, drop=0', t, false);
     await page.close();
   });
 
-  test('temporal auto on WebGPU: the map reaches the GPU session too', { timeout: 150_000 }, async (t) => {
+  test('temporal auto on WebGPU: the map and the pixel history reach the GPU session too', { timeout: 150_000 }, async (t) => {
     const page = await player!.openPage('backend=webgpu&capture=3&drop=0&temporal=auto');
     assert.equal((await state(page)).backend, 'webgpu');
     await page.click('#play');

@@ -330,7 +330,7 @@ test('noisy shots, one long, on the farm under --temporal auto: chunks at cuts e
     // The chunks that start at a cut give the single-process frames bit for bit (a cut resets all
     // the temporal state, the noise level of auto included).
     assert.ok(errors.slice(0, 48).every((e) => e.max === 0), `${weight}: ${errors.slice(0, 48).map((e) => e.max).join(' ')}`);
-    // auto keeps up to 0.9 of the history on still noise: docs/farm.md measures what K = 32 gives.
+    // auto keeps up to 0.8 of the history on still noise: docs/farm.md measures what K = 32 gives.
     const worst = Math.min(...errors.map((e) => e.psnr));
     assert.ok(worst >= 50, `auto: worst frame ${worst.toFixed(1)} dB against the single-process run`);
   }

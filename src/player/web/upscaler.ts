@@ -7,9 +7,9 @@
  * the Node engine follows (src/temporal/state-rules.ts); input/output roles come from the same
  * roles.ts, so our graphs and Python exports are driven alike. With `historyWeight: 'auto'` (the
  * default, as in Node) every frame also goes through the same HistoryWeightEstimator as Node's
- * TemporalUpscaler, and its per-pixel map is fed as `alpha` (padded like the frame); the session
- * carries the same warp head (graph/warp-head.ts), so the history follows the camera on the GPU as
- * it does in Node's worker (the identity for fixed weights).
+ * TemporalUpscaler, and the history is the input's own pixels, moved with the camera and blended
+ * by the estimator's per-pixel map (temporal/pixel-history.ts: what Node's graph head,
+ * graph/pixel-history.ts, computes), the features getting none; the one session serves both.
  *
  * Unlike the Node engine this one does not tile (a browser plays frames that fit the device) and
  * has no fp32 twin for fp16 overflow (checkpoints are built fp32 here).
@@ -22,8 +22,7 @@ import { crop, reflectPad, roundUp } from '../../temporal/planes.ts';
 import { rolesOf, type Roles } from '../../temporal/roles.ts';
 import { HistoryWeightEstimator } from '../../temporal/history-weight.ts';
 import { NO_SHIFT, type Shift } from '../../temporal/motion.ts';
-import { warpHeadFeeds } from '../../temporal/warp.ts';
-import { hasWarpHead, withWarpHead } from '../../graph/warp-head.ts';
+import { PixelHistory } from '../../temporal/pixel-history.ts';
 import { HistoryRules, type FrameEvent, type HistoryDecision } from '../../temporal/state-rules.ts';
 import { autoBackends, BufferUsage, type GpuBuffer, type GpuDevice } from './webgpu.ts';
 
@@ -115,14 +114,14 @@ export class WebUpscaler {
   readonly #device: GpuDevice | undefined;
   readonly #notice: (l: string) => void;
   readonly #mode: 'video' | 'baked' | 'state-less';
-  /** The session warps the history it is fed (graph/warp-head.ts). */
-  readonly #warpHead: boolean;
   #info: ModelInfo;
   #channels: number | undefined;
   #state: ort.Tensor | undefined;
   #zeros: { key: string; tensor: ort.Tensor; buffer?: GpuBuffer } | undefined;
   /** Set in 'auto' mode: fed every frame run, in order, so its reference follows the model's history. */
   #estimator: HistoryWeightEstimator | undefined;
+  /** 'auto': the pixels given to the model last (the history it blends the next frame with). */
+  readonly #pixels = new PixelHistory();
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -138,7 +137,6 @@ export class WebUpscaler {
     this.roles = rolesOf(info.file, inputs, meta(session.outputMetadata));
     const m = this.roles.mode;
     this.#mode = m === 'video' ? 'video' : m === 'baked' ? 'baked' : 'state-less';
-    this.#warpHead = m === 'video' && hasWarpHead(inputs);
     const w = this.#weightOf(opts.historyWeight ?? 'auto');
     if (w > 0 && m === 'tap') this.#notice(`${info.file}: the model exports features but takes no history input; temporal smoothing off`);
     else if (w > 0 && m === 'standard') this.#notice(`${info.file}: standard (single-image) model; temporal smoothing off`);
@@ -153,8 +151,7 @@ export class WebUpscaler {
     const notice = opts.onNotice ?? (() => undefined);
     let s: Awaited<ReturnType<typeof createSession>>;
     try {
-      // Video graphs of ours get the warp head whatever the weight: 'auto' may be chosen later.
-      s = await createSession(withWarpHead(onnx) ?? onnx, opts.backend ?? 'auto', notice);
+      s = await createSession(onnx, opts.backend ?? 'auto', notice);
     } catch (e) {
       throw modelError(info.file, `cannot load the model: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`, e);
     }
@@ -186,14 +183,15 @@ export class WebUpscaler {
 
   /**
    * Change the history weight from the next frame on (ignored by models that cannot carry state).
-   * Switching to 'auto' starts the estimator afresh, so the next frame starts from no history.
+   * Switching to or from 'auto' starts from no history (auto carries pixels, a fixed weight features).
    */
   set historyWeight(w: HistoryWeight) {
     const wasAuto = this.auto;
     const weight = this.#weightOf(w);
     this.#rules.weight = this.#effective(weight);
-    // A fresh estimator holds no reference yet: the history it would weigh is not the model's.
-    if (this.auto && !wasAuto) this.reset();
+    // A fresh estimator holds no reference yet, and the two keep different histories (auto the
+    // pixels, a fixed weight the features): a switch either way starts from none.
+    if (this.auto !== wasAuto) this.reset();
     if (this.#rules.weight === 0) this.#dropState();
   }
 
@@ -208,7 +206,7 @@ export class WebUpscaler {
       this.#estimator = undefined;
       return w === 'auto' ? 0.2 : w;
     }
-    this.#estimator ??= new HistoryWeightEstimator({ motion: this.#warpHead });
+    this.#estimator ??= new HistoryWeightEstimator();
     // The map's ceiling: state is kept whenever the rules allow, and the map says how much counts.
     return this.#estimator.options.maxWeight;
   }
@@ -223,6 +221,7 @@ export class WebUpscaler {
   reset(): void {
     this.#rules.forget();
     this.#estimator?.reset();
+    this.#pixels.reset();
     this.#dropState();
   }
 
@@ -230,6 +229,7 @@ export class WebUpscaler {
   seeked(): void {
     this.#rules.seeked();
     this.#estimator?.reset();
+    this.#pixels.reset();
     this.#dropState();
   }
 
@@ -268,14 +268,17 @@ export class WebUpscaler {
     const map = this.#estimator?.next(frame, { cut: d.reset !== undefined });
     const alpha: Float32Array | number = d.alpha > 0 && map instanceof Float32Array ? map : map === undefined ? d.alpha : 0;
     const shift = d.alpha > 0 && map instanceof Float32Array ? this.#estimator!.shift : NO_SHIFT;
+    let x = reflectPad(rgb, 3, h, w, H, W);
+    // 'auto': the history is the pixels (padded, as Node's graph head blends them), not the features.
+    if (map !== undefined) x = this.#pixels.next(x, H, W, typeof alpha === 'number' ? alpha : reflectPad(alpha, 1, h, w, H, W), shift);
     const t0 = performance.now();
-    const res = await this.#infer(reflectPad(rgb, 3, h, w, H, W), H, W, d.alpha > 0 ? this.#state : undefined, alpha, h, w, shift);
+    const res = await this.#infer(x, H, W, d.alpha > 0 && map === undefined ? this.#state : undefined, map === undefined ? alpha : 0);
     this.stats.lastMs = performance.now() - t0;
     const out = res[this.roles.output];
     const feat = this.roles.feature ? res[this.roles.feature] : undefined;
     // The previous state was consumed by this run: release it, keep this frame's features.
     this.#dropState();
-    if (feat && d.keep) this.#state = feat;
+    if (feat && d.keep && map === undefined) this.#state = feat;
     else feat?.dispose();
     this.#rules.done(ev, d);
     this.stats.frames++;
@@ -294,7 +297,7 @@ export class WebUpscaler {
    * One session run; `prev` undefined means no history (zeros, weight 0). A per-pixel `alpha` map
    * (h × w) is reflect-padded like the frame and fed as [1, 1, H, W] (the graph broadcasts it).
    */
-  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: Float32Array | number, h = H, w = W, shift: Shift = NO_SHIFT): Promise<ort.InferenceSession.OnnxValueMapType> {
+  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: Float32Array | number, h = H, w = W): Promise<ort.InferenceSession.OnnxValueMapType> {
     const r = this.roles;
     const tensor = (name: string, data: Float32Array, dims: number[]) =>
       r.types[name] === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
@@ -302,9 +305,6 @@ export class WebUpscaler {
     if (r.prev) feeds[r.prev] = prev ?? this.#zerosFor(H, W);
     if (r.alpha)
       feeds[r.alpha] = typeof alpha === 'number' ? tensor(r.alpha, Float32Array.of(alpha), ALPHA_DIMS) : tensor(r.alpha, reflectPad(alpha, 1, h, w, H, W), [1, 1, H, W]);
-    // The head moves the history with the camera (the identity without history or motion).
-    if (this.#warpHead && this.#channels !== undefined)
-      for (const [name, t] of Object.entries(warpHeadFeeds(this.#channels, H, W, shift))) feeds[name] = new ort.Tensor(t.type, t.data as Float32Array, [...t.dims]);
     try {
       return await this.#session.run(feeds);
     } catch (e) {

@@ -268,7 +268,12 @@ export class HistoryWeightEstimator {
     const wRef = still ? ref : half ? warpShift(ref, 1, h, w, motion, { into, tmp: this.#scratch.get('cubic', n) }) : bilinearShift(ref, h, w, motion, into);
     const wVar = still ? refVar : bilinearShift(refVar, h, w, motion, this.#scratch.get('wvar', n));
     const o = this.options;
-    const map = historyWeightMap(y, wRef, wVar, w, h, this.noise, { ...o, maxWeight: o.maxWeight * open }, this.#scratch);
+    // How sharp the warp is, and how long the memory: where one translation misplaces the content
+    // (a zoom, a rotation) the history is shorter (`softWeight`), since what it misplaces reaches
+    // the picture through the pixel history.
+    const soft = softness(misregistration === undefined ? undefined : this.#scale * misregistration);
+    const ceiling = o.maxWeight + soft * (Math.min(o.softWeight, o.maxWeight) - o.maxWeight);
+    const map = historyWeightMap(y, wRef, wVar, w, h, this.noise, { ...o, maxWeight: ceiling * open }, this.#scratch);
     if (!still) zeroEntering(map, h, w, motion);
     // Advance the reference the way the features advance: same shift, same per-pixel weights.
     for (let i = 0; i < n; i++) {
@@ -276,7 +281,7 @@ export class HistoryWeightEstimator {
       ref[i] = (1 - a) * y[i]! + a * wRef[i]!;
       refVar[i] = (1 - a) * (1 - a) + a * a * wVar[i]!;
     }
-    this.#shift = { ...shift, soft: softness(misregistration === undefined ? undefined : this.#scale * misregistration) };
+    this.#shift = { ...shift, soft };
     if (!half) return map;
     const full = doubleMap(map, w, h, fw, fh);
     if (!still) zeroEntering(full, fh, fw, shift);

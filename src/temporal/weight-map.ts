@@ -25,6 +25,13 @@ export interface HistoryWeightOptions {
    * translation misplaces).
    */
   readonly maxWeight?: number;
+  /**
+   * The ceiling where one translation does not register the frame (a zoom, a rotation: the
+   * warp's softness 1, history-weight.ts `softness`), linear in the softness between it and
+   * `maxWeight` (default 0.7; measured in docs/temporal.md: a shorter memory where the history
+   * lies in the wrong place). At most `maxWeight`.
+   */
+  readonly softWeight?: number;
   /** Window radius of the per-pixel tests (default 2: 5×5). */
   readonly radius?: number;
   /** z-score up to which a pixel counts as unchanged (default 3). */
@@ -65,6 +72,7 @@ export interface HistoryWeightOptions {
 /** The defaults of {@link HistoryWeightOptions}. */
 export const WEIGHT_DEFAULTS: Required<HistoryWeightOptions> = {
   maxWeight: 0.8,
+  softWeight: 0.7,
   radius: 2,
   zStatic: 3,
   zChanged: 6,

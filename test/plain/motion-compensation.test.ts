@@ -170,7 +170,7 @@ test('warpShift keeps fine detail through repeated warps: a grating at half the 
   assert.ok(gain > 0.3 && gain < 0.4, `contrast kept ${gain}`);
 });
 
-test('the warp is sharp where one translation registers the frame and soft where it cannot: pans read under 0.1 pixel of misregistration (bicubic), a zoom and a rotation over 0.25 (bilinear)', () => {
+test('the warp is sharp where one translation registers the frame and soft where it cannot: pans read under 0.1 pixel of misregistration (bicubic, history up to 0.8), a zoom and a rotation over 0.25 (bilinear, history up to 0.7)', () => {
   // Large dead leaves at twice their scale: flat parts, so σ 4 reads as noise and the estimator
   // keeps history (and a warp). Low-resolution frames of 160×120.
   const pic = deadLeaves(320, 256, 9, 8, 120);
@@ -184,12 +184,20 @@ test('the warp is sharp where one translation registers the frame and soft where
   for (const [name, spec, want] of cases) {
     const est = new HistoryWeightEstimator();
     const softs: number[] = [];
+    const highest: number[] = [];
     for (const [i, gt] of renderClip(pic, spec).entries()) {
-      est.next(degradeFrame(gt, i, { scale: 2, noise: 4, seed: 3 }));
+      const map = est.next(degradeFrame(gt, i, { scale: 2, noise: 4, seed: 3 }));
       // From the fourth frame: the noise is read (the gate open) and the history moves.
-      if (i >= 3) softs.push(est.shift.soft ?? NaN);
+      if (i >= 3) {
+        softs.push(est.shift.soft ?? NaN);
+        highest.push(map === 0 ? 0 : map.reduce((m, v) => Math.max(m, v), 0));
+      }
     }
     assert.deepEqual(softs, softs.map(() => want), `${name}: ${softs.map((v) => v.toFixed(2)).join(' ')}`);
+    // The ceiling of the map: the full 0.8 where the translation registers the frame (flat parts
+    // keep it), 0.7 where it does not (a shorter memory where the history lies in the wrong place).
+    const ceiling = Math.fround(want === 0 ? 0.8 : 0.7);
+    assert.ok(highest.every((v) => v === ceiling), `${name}: highest weights ${highest.map((v) => v.toFixed(3)).join(' ')}`);
   }
   for (const [m, want] of [[undefined, 1], [0, 0], [0.1, 0], [0.175, 0.5], [0.25, 1], [2, 1]] as const) assert.ok(Math.abs(softness(m) - want) < 1e-12, `softness(${m})`);
 });

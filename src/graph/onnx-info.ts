@@ -6,7 +6,7 @@
  */
 import { modelError } from '../errors.ts';
 import { META, VARIANTS, type Variant } from '../weights/types.ts';
-import { dataTypeName, decodeModel, elementCount, type Dim, type TensorProto } from './onnx-proto.ts';
+import { dataTypeName, decodeModel, defaultOpset, elementCount, type Dim, type TensorProto } from './onnx-proto.ts';
 
 /** How a model's inputs/outputs are laid out, which decides how a runtime drives it. */
 export type OnnxSignature =
@@ -127,7 +127,7 @@ export function readOnnxInfo(bytes: Uint8Array, file: string): OnnxInfo {
     inputs,
     outputs,
     metadata,
-    opset: m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0,
+    opset: defaultOpset(m),
     irVersion: m.irVersion,
     producer: `${m.producerName} ${m.producerVersion}`.trim(),
     params: num(metadata.get(META.params)) ?? embedded,

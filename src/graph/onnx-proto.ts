@@ -413,5 +413,14 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   return m;
 }
 
+/** The model's opset of the default (ai.onnx) domain; 0 when it states none. */
+export const defaultOpset = (m: ModelProto): number => m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+
+/** The graph's inputs that are fed at run time (not initializers, which old exporters list as inputs too). */
+export function fedInputs(g: GraphProto): ValueInfoProto[] {
+  const inits = new Set(g.initializers.map((t) => t.name));
+  return g.inputs.filter((v) => !inits.has(v.name));
+}
+
 /** Number of elements of a tensor from its dims (1 for a scalar). */
 export const elementCount = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);

@@ -11,14 +11,15 @@
  * and returns 2.7 MB. The arithmetic is float32 exactly as `packedFromPlanar` spells it
  * (src/temporal/planes.ts), so both give the same bytes.
  */
-import { DataType, decodeModel, encodeModel, type NodeProto, type TensorProto } from './onnx-proto.ts';
+import { DataType, decodeModel, defaultOpset, encodeModel, type NodeProto, type TensorProto } from './onnx-proto.ts';
 
 /** Output names of the head (8-bit and 16-bit frames, and the finiteness flag). */
 export const PACKED_8 = 'paragon_packed8';
 export const PACKED_16 = 'paragon_packed16';
 export const FINITE = 'paragon_finite';
 
-const scalar = (name: string, v: number): TensorProto => ({ name, dataType: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([v]).buffer) });
+/** A float32 scalar initializer (the heads' constants). */
+export const scalar = (name: string, v: number): TensorProto => ({ name, dataType: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([v]).buffer) });
 /** A node named after its first output (the heads' nodes: graph/pack-head.ts, graph/warp-head.ts). */
 export const node = (opType: string, inputs: string[], outputs: string[], attributes: NodeProto['attributes'] = []): NodeProto => ({
   name: outputs[0]!,
@@ -37,7 +38,7 @@ export const node = (opType: string, inputs: string[], outputs: string[], attrib
  */
 export function withPackedOutput(bytes: Uint8Array, depths: readonly (8 | 16)[] = [8, 16]): Uint8Array | undefined {
   const m = decodeModel(bytes);
-  const opset = m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  const opset = defaultOpset(m);
   const outs = m.graph.outputs;
   const out = outs.find((o) => o.name === 'output') ?? outs.find((o) => !/feat/i.test(o.name));
   const output = out?.name ?? '';

@@ -18,16 +18,14 @@
  * they are. The blend and the history are float32 whatever the model's precision (an fp16 model
  * gets the blended frame cast to float16).
  */
-import { DataType, decodeModel, encodeModel, type NodeProto, type TensorProto } from './onnx-proto.ts';
-import { node } from './pack-head.ts';
+import { DataType, defaultOpset, fedInputs, decodeModel, encodeModel, type NodeProto } from './onnx-proto.ts';
+import { node, scalar } from './pack-head.ts';
 import { HISTORY_INPUT, WEIGHT_INPUT } from './warp-head.ts';
 
 /** The head's history input, weight input and history output (temporal/roles.ts reads them as a video graph's). */
 export const PIXEL_PREV = 'prev_history';
 export const PIXEL_ALPHA = 'alpha';
 export const PIXEL_OUT = 'history';
-
-const scalar = (name: string, v: number): TensorProto => ({ name, dataType: DataType.FLOAT, dims: [], raw: new Uint8Array(new Float32Array([v]).buffer) });
 
 /**
  * The model with the pixel-history head on its image input, or undefined when it cannot take
@@ -36,10 +34,9 @@ const scalar = (name: string, v: number): TensorProto => ({ name, dataType: Data
  */
 export function withPixelHistory(bytes: Uint8Array): Uint8Array | undefined {
   const m = decodeModel(bytes);
-  const opset = m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  const opset = defaultOpset(m);
   const g = m.graph;
-  const inits = new Set(g.initializers.map((t) => t.name));
-  const inputs = g.inputs.filter((v) => !inits.has(v.name));
+  const inputs = fedInputs(g);
   if (opset < 11 || inputs.length !== 1 || inputs.some((v) => HISTORY_INPUT.test(v.name) || WEIGHT_INPUT.test(v.name) || v.name.startsWith('paragon_'))) return undefined;
   const x = inputs[0]!;
   if ((x.elemType !== DataType.FLOAT && x.elemType !== DataType.FLOAT16) || x.dims?.length !== 4 || x.dims[1] !== 3) return undefined;

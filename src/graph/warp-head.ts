@@ -16,7 +16,7 @@
  * few ms (docs/temporal.md). The arithmetic is that of `warpShift` (temporal/warp.ts): the same
  * clamped edges and the same weights, which the caller feeds (`warpFeeds`).
  */
-import { DataType, decodeModel, encodeModel, type NodeProto } from './onnx-proto.ts';
+import { DataType, defaultOpset, fedInputs, decodeModel, encodeModel, type NodeProto } from './onnx-proto.ts';
 import { node } from './pack-head.ts';
 
 /** Input names of the head: Pad's pads (int64; negative ones crop), the depthwise kernels along x and y (float). */
@@ -41,10 +41,9 @@ export const WEIGHT_INPUT = /alpha|weight/i;
  */
 export function withWarpHead(bytes: Uint8Array): Uint8Array | undefined {
   const m = decodeModel(bytes);
-  const opset = m.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  const opset = defaultOpset(m);
   const g = m.graph;
-  const inits = new Set(g.initializers.map((t) => t.name));
-  const inputs = g.inputs.filter((v) => !inits.has(v.name));
+  const inputs = fedInputs(g);
   const prev = inputs.find((v) => HISTORY_INPUT.test(v.name));
   const alpha = inputs.find((v) => v !== prev && WEIGHT_INPUT.test(v.name));
   const channels = prev?.dims?.[1];

@@ -275,7 +275,7 @@ export class HistoryWeightEstimator {
     const ceiling = o.maxWeight + soft * (Math.min(o.softWeight, o.maxWeight) - o.maxWeight);
     const map = historyWeightMap(y, wRef, wVar, w, h, this.noise, { ...o, maxWeight: ceiling * open }, this.#scratch);
     if (!still) zeroEntering(map, h, w, motion);
-    // Advance the reference the way the features advance: same shift, same per-pixel weights.
+    // Advance the reference the way the model's history advances: same shift, same per-pixel weights.
     for (let i = 0; i < n; i++) {
       const a = map[i]!;
       ref[i] = (1 - a) * y[i]! + a * wRef[i]!;

@@ -48,11 +48,9 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
   // the graph, where the state stays between frames. Models that cannot take it run without
   // motion compensation. A video graph given as a file (it cannot take the pixel head) carries
   // its features, as the reference's video mode does.
-  const forAuto = (b: Uint8Array): Uint8Array => {
-    const pixels = withPixelHistory(b) ?? b;
-    return withWarpHead(pixels) ?? pixels;
-  };
-  const warped = auto ? forAuto(resolved.bytes) : resolved.bytes;
+  const pixels = (b: Uint8Array): Uint8Array => (auto ? (withPixelHistory(b) ?? b) : b);
+  const history = pixels(resolved.bytes);
+  const warped = auto ? (withWarpHead(history) ?? history) : history;
   const bytes = (depths ? withPackedOutput(warped, depths) : undefined) ?? warped;
   // The feature state stays on the GPU between frames where the device allows (WebGPU).
   const carried = carriedOutput(readOnnxInfo(bytes, resolved.info.file));
@@ -60,12 +58,7 @@ export async function openUpscaler(model: string | undefined, opts: OpenOptions 
   const fp32 = resolved.fp32;
   // The fp32 twin stays quiet about device fallback: the main session already said it.
   // With 'auto' it takes the same history (the pixel head), so the state passes between them.
-  const twin = fp32
-    ? () => {
-        const b = fp32();
-        return ModelSession.create(auto ? (withPixelHistory(b) ?? b) : b, { ...sessionOpts, onNotice: () => undefined });
-      }
-    : undefined;
+  const twin = fp32 ? () => ModelSession.create(pixels(fp32()), { ...sessionOpts, onNotice: () => undefined }) : undefined;
   try {
     const up = new TemporalUpscaler(session, resolved.info, { ...opts, ...(twin ? { fp32: twin } : {}) });
     if (up.info.scale === 0) await up.probe();

@@ -55,7 +55,7 @@ export function withPixelHistory(bytes: Uint8Array): Uint8Array | undefined {
     node('Sub', [PIXEL_PREV, frame], [n('change')]),
     node('Mul', [PIXEL_ALPHA, n('change')], [n('kept')]),
     node('Add', [frame, n('kept')], [n('blend')]),
-    // Keys' warp overshoots at edges by a little; the model was trained on 0..1.
+    // The cubic warp overshoots at edges by a little; the model was trained on 0..1.
     node('Clip', [n('blend'), n('zero'), n('one')], [PIXEL_OUT]),
   );
   if (half) head.push(node('Cast', [PIXEL_OUT], [fed], [{ name: 'to', value: { type: 'int', i: DataType.FLOAT16 } }]));

@@ -2,8 +2,8 @@
  * A head that moves the carried state with the camera before the model blends it (the pixel
  * history of `--temporal auto`, graph/pixel-history.ts, or a video graph's features): the history
  * input (`prev_history`, `prev_feat`) goes through an edge-mode Pad that also crops (the whole
- * pixels of the shift: ONNX pads may be negative) and depthwise convolutions of four taps along x,
- * then along y (the weights of its fraction: Keys' bicubic, bilinear or a mix, temporal/warp.ts)
+ * pixels of the shift: ONNX pads may be negative) and depthwise convolutions of six taps along x,
+ * then along y (the weights of its fraction: Lanczos-3, bilinear or a mix, temporal/warp.ts)
  * on its way to the blend, e.g. `feature = (1 − α)·conv_in(frame) + α·warp(prev_feat)`. Added in
  * memory at load time, like the
  * packing head (pack-head.ts); the model's own inputs and outputs stay as they are, and
@@ -24,11 +24,14 @@ export const WARP_PADS = 'paragon_warp_pads';
 export const WARP_KERNEL_X = 'paragon_warp_kernel_x';
 export const WARP_KERNEL_Y = 'paragon_warp_kernel_y';
 /**
- * Taps of the head's kernels, at −1, 0, 1, 2 pixels from the whole shift. Two convolutions of
- * 1×4 and 4×1 rather than one of 4×4: the warp's weights are separable, and onnxruntime's CPU
- * runs the pair in about 5 ms at 16×360×640 where the 4×4 one takes 8–11 (2×2: 4).
+ * Taps of the head's kernels, at {@link WARP_FIRST} … WARP_FIRST + 5 pixels from the whole shift
+ * (Lanczos-3, temporal/warp.ts `historyTaps`). Two convolutions of 1×6 and 6×1 rather than one of
+ * 6×6: the warp's weights are separable (on onnxruntime's CPU, for 16×360×640, a pair of 1×4 and
+ * 4×1 took about 5 ms where one 4×4 took 8–11).
  */
-export const WARP_TAPS = 4;
+export const WARP_TAPS = 6;
+/** Where the first tap lies, in pixels from the whole shift. */
+export const WARP_FIRST = -2;
 
 /** Names of a video graph's history input and history-weight input (temporal/roles.ts reads them too). */
 export const HISTORY_INPUT = /prev|hidden|state|history/i;
@@ -96,7 +99,7 @@ const depthwise = (x: string, k: string, y: string, channels: number, shape: [nu
 
 /**
  * The head's feeds for moving a `channels × h × w` state by the whole pixels (`ix`, `iy`) and the
- * taps `kx`, `ky` (four each, at −1 … 2 pixels from them; temporal/warp.ts `warpHeadFeeds`):
+ * taps `kx`, `ky` ({@link WARP_TAPS} each, from {@link WARP_FIRST} pixels; temporal/warp.ts `warpHeadFeeds`):
  * `out(x, y) = src(x + dx, y + dy)`. The shift is clamped to the frame (beyond it every pixel
  * reads the edge anyway).
  */
@@ -105,15 +108,17 @@ export function warpFeeds(channels: number, h: number, w: number, ix: number, iy
   kernelX: Float32Array;
   kernelY: Float32Array;
 } {
-  // Far enough past the frame every tap reads the edge: at −w − 1 and below (the last column's
-  // taps then reach column 0 at most), at w and above. A larger shift is clamped to those, so
-  // the Pad keeps one column and one row of the state at least.
-  const cx = Math.max(-w - 1, Math.min(w, ix));
-  const cy = Math.max(-h - 1, Math.min(h, iy));
-  // Rows cy − 1 … cy + h + 1 and columns cx − 1 … cx + w + 1 of the state (the taps reach one
-  // pixel before and two after), edges repeated: before the first row 1 − cy of them (cropped
-  // where negative), after the last cy + 2; the same along x.
-  const pads = BigInt64Array.of(0n, 0n, BigInt(1 - cy), BigInt(1 - cx), 0n, 0n, BigInt(cy + 2), BigInt(cx + 2));
+  // The taps reach −WARP_FIRST pixels before and `after` after. Far enough past the frame every
+  // tap reads the edge: at 1 − w − after and below (the last column's taps then reach column 0 at
+  // most), at w − 1 − WARP_FIRST and above. A larger shift is clamped to those, so the Pad keeps
+  // one column and one row of the state at least.
+  const after = WARP_TAPS - 1 + WARP_FIRST;
+  const cx = Math.max(1 - w - after, Math.min(w - 1 - WARP_FIRST, ix));
+  const cy = Math.max(1 - h - after, Math.min(h - 1 - WARP_FIRST, iy));
+  // Rows cy + WARP_FIRST … cy + h − 1 + after and the same columns of the state, edges repeated:
+  // before the first row −WARP_FIRST − cy of them (cropped where negative), after the last cy +
+  // after; the same along x.
+  const pads = BigInt64Array.of(0n, 0n, BigInt(-WARP_FIRST - cy), BigInt(-WARP_FIRST - cx), 0n, 0n, BigInt(cy + after), BigInt(cx + after));
   const kernelX = new Float32Array(WARP_TAPS * channels);
   const kernelY = new Float32Array(WARP_TAPS * channels);
   for (let c = 0; c < channels; c++)

@@ -47,7 +47,7 @@ export { boxMean, doubleMap, frameLuma, historyWeightMap, WEIGHT_DEFAULTS, type 
 
 /**
  * How soft the history's warp is (`Shift.soft`) for a frame whose translation leaves `m` pixels
- * of misregistration (noise.ts; RMS over the frame): Keys' bicubic up to 0.1 pixel (twice the
+ * of misregistration (noise.ts; RMS over the frame): Keys' six-point cubic up to 0.1 pixel (twice the
  * accuracy of the translation itself), bilinear from 0.25 (a quarter pixel off on average: sharp
  * detail in the wrong place scores worse than blur), a mix between. Unknown (the first frames of
  * a shot) is bilinear. Measured on the generated clips: pans read 0.01–0.08, zooms and
@@ -265,7 +265,7 @@ export class HistoryWeightEstimator {
     // for what the motion may have misplaced, so the maps (where history is kept) stay those
     // measured before the sharp warp (a sharp reference kept more on pans and lost up to 0.17 dB
     // there). The half plane's finer content takes the bicubic (step 6 of the map in docs/temporal.md).
-    const wRef = still ? ref : half ? warpShift(ref, 1, h, w, motion, { into, tmp: this.#scratch.get('cubic', n) }) : bilinearShift(ref, h, w, motion, into);
+    const wRef = still ? ref : half ? warpShift(ref, 1, h, w, motion, { into, tmp: this.#scratch.get('cubic', n), kernel: 'keys' }) : bilinearShift(ref, h, w, motion, into);
     const wVar = still ? refVar : bilinearShift(refVar, h, w, motion, this.#scratch.get('wvar', n));
     const o = this.options;
     // How sharp the warp is, and how long the memory: where one translation misplaces the content

@@ -12,7 +12,7 @@
  * Why one translation and not a per-pixel flow: a general warp of the 16-channel feature state
  * (ONNX GridSample) costs about 60 ms a frame at 640×360 on onnxruntime's CPU, more than half of
  * the Realtime model itself; a translation is an edge-padded slice and depthwise convolutions of
- * four taps each way, a few ms (docs/temporal.md). Where the content does not follow the translation
+ * six taps each way, a few ms (docs/temporal.md). Where the content does not follow the translation
  * (objects that move on their own, zooms, rotations) the history-weight tests see the difference
  * and drop the history there: the fallback is the frame alone, never a ghost.
  *
@@ -24,7 +24,7 @@ export interface Shift {
   readonly dx: number;
   readonly dy: number;
   /**
-   * How soft the warp of the history is (warp.ts): 0 (or absent) Keys' bicubic, for a frame that
+   * How soft the warp of the history is (warp.ts): 0 (or absent) Keys' six-point cubic, for a frame that
    * the translation registers; 1 bilinear, whose blur averages what it misplaces (a zoom, a
    * rotation); a mix between. The estimator sets it from the frame's misregistration.
    */

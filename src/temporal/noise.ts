@@ -103,15 +103,15 @@ export function normalQuantile(p: number): number {
 
 
 /**
- * `cur − warp(prev)`, the plane moved by `s` with the history's sharp warp (warp.ts `warpShift`:
- * Keys, whatever `s.soft` says; edges clamped, `warp(x, y) = prev(x + dx, y + dy)`, rounded to float32 as stored), into
+ * `cur − warp(prev)`, the plane moved by `s` with a sharp warp (warp.ts `warpShift`: the
+ * four-point Keys it was calibrated with, whatever `s.soft` says; edges clamped, `warp(x, y) = prev(x + dx, y + dy)`, rounded to float32 as stored), into
  * `out`; returns the noise gain of the warp (Σ weight², the variance a warped plane of white
  * noise keeps). `tmp` holds the horizontal pass.
  */
 export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number, w: number, s: Shift, tmp: Float32Array, out: Float32Array): number {
   const keysOnly = { dx: s.dx, dy: s.dy };
   const { wx, wy } = cubicTaps(keysOnly);
-  warpShift(prev, 1, h, w, keysOnly, { into: out, tmp });
+  warpShift(prev, 1, h, w, keysOnly, { into: out, tmp, kernel: 'keys' });
   for (let i = 0, n = h * w; i < n; i++) out[i] = cur[i]! - out[i]!;
   return wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
 }

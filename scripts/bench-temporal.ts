@@ -193,7 +193,7 @@ for (let pass = 0; pass < 3; pass++) {
     const ref = time('warp of the reference', () => {
       // As next() moves them: the variance bilinearly, the reference bilinearly on the frame and with Keys on the half plane.
       bilinearShift(variance, h2, w2, s, warpedVar);
-      return half ? warpShift(planes[i - 1]!, 1, h2, w2, s, { tmp, into: warped }) : bilinearShift(planes[i - 1]!, h2, w2, s, warped);
+      return half ? warpShift(planes[i - 1]!, 1, h2, w2, s, { tmp, into: warped, kernel: 'keys' }) : bilinearShift(planes[i - 1]!, h2, w2, s, warped);
     });
     const map = time('map', () => historyWeightMap(planes[i]!, ref, variance, w2, h2, est.noise));
     time('spread', () => {

@@ -134,7 +134,13 @@ export class VideoRun {
     if (cp.complete) return;
     const snap = await cp.snapshot();
     if (snap) {
-      up.restore(snap);
+      // A state of another shape (a checkpoint of an older version, whose auto carried features)
+      // cannot continue; the finished frames are kept and the history restarts, as at a cut.
+      if (up.fits(snap)) up.restore(snap);
+      else {
+        up.restore({ ...snap, state: undefined, weights: undefined });
+        this.#c.notice(`${cp.dir}: the saved temporal state does not fit this version's model (written by an older paragon?); keeping the ${cp.framesDone} finished frames, the history restarts there`);
+      }
       if (cp.device !== undefined && cp.device !== up.device) this.#c.notice(`the interrupted run used ${cp.device}, this one ${up.device}: frames may differ slightly at the seam`);
     }
     // Planar: the model wants planes, and ffmpeg makes them for a quarter of the cost of packed.

@@ -147,14 +147,23 @@ export class TemporalUpscaler implements AsyncDisposable {
     return { state, last, stats: { ...this.stats }, ...(this.#estimator ? { weights: this.#estimator.snapshot() } : {}) };
   }
 
+  /**
+   * Whether a {@link snapshot}'s carried state has the shape this engine carries (its channel count
+   * on the saved frame's padded size): not when it was written by an engine that carried
+   * something else, e.g. a checkpoint of an older version whose auto carried 16 channels of
+   * features where this one carries 3 of pixels.
+   */
+  fits(s: UpscalerSnapshot): boolean {
+    if (!s.state || !s.last) return true;
+    const pm = this.info.padMultiple;
+    const c = s.state.length / (roundUp(s.last.height, pm) * roundUp(s.last.width, pm));
+    return Number.isInteger(c) && (this.#channels === undefined || c === this.#channels);
+  }
+
   /** Continue from a {@link snapshot} (of the same model and settings), before the next frame. */
   restore(s: UpscalerSnapshot): void {
-    if (s.state && s.last) {
-      const pm = this.info.padMultiple;
-      const c = s.state.length / (roundUp(s.last.height, pm) * roundUp(s.last.width, pm));
-      if (!Number.isInteger(c) || (this.#channels !== undefined && c !== this.#channels))
-        throw new ParagonError('model', `saved feature state (${s.state.length} values) does not fit a ${s.last.width}x${s.last.height} frame of this model`, { file: this.info.file });
-    }
+    if (!this.fits(s))
+      throw new ParagonError('model', `saved feature state (${s.state!.length} values) does not fit a ${s.last!.width}x${s.last!.height} frame of this model`, { file: this.info.file });
     this.#state = this.#weight > 0 ? s.state?.slice() : undefined;
     this.#inWorker = false;
     this.#forget = false;

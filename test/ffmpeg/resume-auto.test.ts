@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ffmpeg } from '../helpers/media.ts';
@@ -93,3 +93,48 @@ for (const large of [false, true])
     const [a, b] = [await packetHashes(at(`${tag}fresh.mkv`), 'v:0'), (await packetHashes(out, 'v:0')).slice(saved * SEGMENT)];
     assert.notEqual(a[3]!.split(',').at(-1), b[3]!.split(',').at(-1), 'frames after the seam use the saved state');
   });
+
+test('--resume of a checkpoint whose saved state has another shape (an older version carried 16 channels of features): the finished frames are kept, the history restarts at the seam with a notice', { skip: needModel }, async () => {
+  const { file: src, frames } = await pan(false);
+  const common = [src, '--codec', 'ffv1', '--checkpoint', String(SEGMENT)];
+  const ref = await upscale([...common, '-o', at('old-ref.mkv')]);
+  assert.equal(ref.code, 0, ref.stderr);
+  const out = at('old-resumed.mkv');
+  const cpDir = path.join(dir, '.paragon-resume', 'old-resumed.mkv');
+  const progress = path.join(cpDir, 'progress.json');
+  const run = startUpscale([...common, '-o', out]);
+  let finished = false;
+  void run.done.then(() => (finished = true));
+  const committed = (): number => {
+    try {
+      return JSON.parse(readFileSync(progress, 'utf8')).segments.length;
+    } catch {
+      return 0;
+    }
+  };
+  while (!finished && committed() < 2) await new Promise((r) => setTimeout(r, 10));
+  run.child.kill('SIGINT');
+  assert.equal((await run.done).code, 130, 'interrupted');
+  // What the version before the pixel history wrote there: 16 channels of features, not 3 of pixels.
+  const manifest = JSON.parse(await readFile(progress, 'utf8'));
+  // FFV1 is intra-only: a stop closes the segment where it is, so count the frames.
+  const saved: number = manifest.segments.reduce((n: number, s: { frames: number }) => n + s.frames, 0);
+  assert.ok(manifest.state && manifest.state.length % 3 === 0, 'auto saved its 3-channel pixel history');
+  const older = (manifest.state.length / 3) * 16;
+  await writeFile(path.join(cpDir, manifest.state.file), new Uint8Array(new Float32Array(older).fill(0.25).buffer));
+  manifest.state.length = older;
+  await writeFile(progress, JSON.stringify(manifest));
+
+  const resumed = await upscale([...common, '-o', out, '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /saved temporal state does not fit this version's model .*keeping the \d+ finished frames, the history restarts there/);
+  const [got, whole] = [await packetHashes(out, 'v:0'), await packetHashes(at('old-ref.mkv'), 'v:0')];
+  assert.equal(got.length, frames);
+  assert.deepEqual(got.slice(0, saved), whole.slice(0, saved), 'the finished frames are kept as they were');
+  // After the seam: exactly a run that starts there with no history.
+  const fresh = await upscale([src, '--codec', 'ffv1', '--frames', `${saved}:`, '-o', at('old-fresh.mkv')]);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  const tail = (await packetHashes(at('old-fresh.mkv'), 'v:0')).map((h) => h.split(',').at(-1));
+  assert.deepEqual(got.slice(saved).map((h) => h.split(',').at(-1)), tail);
+  assert.notDeepEqual(got.slice(saved), whole.slice(saved), 'and not the uninterrupted run (its history went on)');
+});

@@ -43,6 +43,26 @@ async function pan(large: boolean): Promise<{ file: string; frames: number; spee
   return { file, frames, speed: large ? [1, 0.5] : [2 / 3, 1 / 3] };
 }
 
+/** Segments committed so far in a checkpoint's progress.json (0 before the first). */
+function committed(progress: string): number {
+  try {
+    return JSON.parse(readFileSync(progress, 'utf8')).segments.length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Start `paragon upscale ARGS` and stop it with Ctrl+C once its checkpoint holds two segments. */
+async function interruptAfterTwoCommits(args: string[], progress: string): Promise<void> {
+  const run = startUpscale(args);
+  let finished = false;
+  void run.done.then(() => (finished = true));
+  while (!finished && committed(progress) < 2) await new Promise((r) => setTimeout(r, 10));
+  run.child.kill('SIGINT');
+  const stopped = await run.done;
+  assert.equal(stopped.code, 130, `interrupted (machine too fast for this clip?): ${stopped.stderr}`);
+}
+
 for (const large of [false, true])
   test(`--temporal auto on a noisy pan${large ? ' of large frames (640×360: the half plane)' : ''}: Ctrl+C after two checkpoints, --resume finishes bit-identical (FFV1); the saved state and estimator matter`, { skip: needModel }, async () => {
     const { file: src, frames, speed } = await pan(large);
@@ -61,21 +81,8 @@ for (const large of [false, true])
     assert.equal(ref.code, 0, ref.stderr);
     const out = at(`${tag}resumed.mkv`);
     const progress = path.join(dir, '.paragon-resume', `${tag}resumed.mkv`, 'progress.json');
-    const run = startUpscale([...common, '-o', out]);
-    let finished = false;
-    void run.done.then(() => (finished = true));
-    const committed = (): number => {
-      try {
-        return JSON.parse(readFileSync(progress, 'utf8')).segments.length;
-      } catch {
-        return 0;
-      }
-    };
-    while (!finished && committed() < 2) await new Promise((r) => setTimeout(r, 10));
-    run.child.kill('SIGINT');
-    const stopped = await run.done;
-    assert.equal(stopped.code, 130, `interrupted (machine too fast for this clip?): ${stopped.stderr}`);
-    const saved = committed();
+    await interruptAfterTwoCommits([...common, '-o', out], progress);
+    const saved = committed(progress);
     assert.ok(saved >= 2 && saved < frames / SEGMENT, `${saved} segments saved`);
     const manifest = JSON.parse(await readFile(progress, 'utf8'));
     assert.ok(manifest.weights && manifest.weights.noiseVar > 0, 'the estimator was saved with its noise estimate');
@@ -102,19 +109,7 @@ test('--resume of a checkpoint whose saved state has another shape (an older ver
   const out = at('old-resumed.mkv');
   const cpDir = path.join(dir, '.paragon-resume', 'old-resumed.mkv');
   const progress = path.join(cpDir, 'progress.json');
-  const run = startUpscale([...common, '-o', out]);
-  let finished = false;
-  void run.done.then(() => (finished = true));
-  const committed = (): number => {
-    try {
-      return JSON.parse(readFileSync(progress, 'utf8')).segments.length;
-    } catch {
-      return 0;
-    }
-  };
-  while (!finished && committed() < 2) await new Promise((r) => setTimeout(r, 10));
-  run.child.kill('SIGINT');
-  assert.equal((await run.done).code, 130, 'interrupted');
+  await interruptAfterTwoCommits([...common, '-o', out], progress);
   // What the version before the pixel history wrote there: 16 channels of features, not 3 of pixels.
   const manifest = JSON.parse(await readFile(progress, 'utf8'));
   // FFV1 is intra-only: a stop closes the segment where it is, so count the frames.

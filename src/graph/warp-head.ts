@@ -3,7 +3,7 @@
  * history of `--temporal auto`, graph/pixel-history.ts, or a video graph's features): the history
  * input (`prev_history`, `prev_feat`) goes through an edge-mode Pad that also crops (the whole
  * pixels of the shift: ONNX pads may be negative) and depthwise convolutions of six taps along x,
- * then along y (the weights of its fraction: Lanczos-3, bilinear or a mix, temporal/warp.ts)
+ * then along y (the weights of its fraction: Keys' six-point cubic, bilinear or a mix, temporal/warp.ts)
  * on its way to the blend, e.g. `feature = (1 − α)·conv_in(frame) + α·warp(prev_feat)`. Added in
  * memory at load time, like the
  * packing head (pack-head.ts); the model's own inputs and outputs stay as they are, and
@@ -25,7 +25,7 @@ export const WARP_KERNEL_X = 'paragon_warp_kernel_x';
 export const WARP_KERNEL_Y = 'paragon_warp_kernel_y';
 /**
  * Taps of the head's kernels, at {@link WARP_FIRST} … WARP_FIRST + 5 pixels from the whole shift
- * (Lanczos-3, temporal/warp.ts `historyTaps`). Two convolutions of 1×6 and 6×1 rather than one of
+ * (Keys' six-point cubic, temporal/warp.ts `historyTaps`). Two convolutions of 1×6 and 6×1 rather than one of
  * 6×6: the warp's weights are separable (on onnxruntime's CPU, for 16×360×640, a pair of 1×4 and
  * 4×1 took about 5 ms where one 4×4 took 8–11).
  */

@@ -9,9 +9,9 @@
  *   small preference for the smaller shift so flat frames stay at 0;
  * - sub-pixel: Lucas–Kanade on the full frame around the integer answer (iteratively reweighted
  *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
- * Why one translation and not a per-pixel flow: a general warp of the 16-channel feature state
- * (ONNX GridSample) costs about 60 ms a frame at 640×360 on onnxruntime's CPU, more than half of
- * the Realtime model itself; a translation is an edge-padded slice and depthwise convolutions of
+ * Why one translation and not a per-pixel flow: a general warp (ONNX GridSample) at 640×360 on
+ * onnxruntime's CPU costs about 60 ms a frame for the 16-channel feature state, more than half of
+ * the Realtime model itself, and 12–22 ms for auto's 3-channel pixel history; a translation is an edge-padded slice and depthwise convolutions of
  * six taps each way, a few ms (docs/temporal.md). Where the content does not follow the translation
  * (objects that move on their own, zooms, rotations) the history-weight tests see the difference
  * and drop the history there: the fallback is the frame alone, never a ghost.

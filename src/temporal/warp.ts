@@ -111,6 +111,7 @@ export function warpShift(src: Float32Array, c: number, h: number, w: number, s:
   const out = opts.into?.length === c * n ? opts.into : new Float32Array(c * n);
   const tmp = opts.tmp && opts.tmp.length >= n ? opts.tmp : new Float32Array(n);
   const { ix, iy, first, wx, wy } = opts.kernel === 'keys' ? cubicTaps(s) : historyTaps(s);
+  // Four taps (Keys) or six (the history's); the loops below are written out for each.
   const T = wx.length;
   const kx = Float64Array.from(wx);
   const ky = Float64Array.from(wy);
@@ -148,16 +149,11 @@ export function warpShift(src: Float32Array, c: number, h: number, w: number, s:
         const [b0, b1, b2, b3] = ky as unknown as [number, number, number, number];
         const [r0, r1, r2, r3] = rows as unknown as [number, number, number, number];
         for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!;
-      } else if (T === 6) {
+      } else {
         const [b0, b1, b2, b3, b4, b5] = ky as unknown as [number, number, number, number, number, number];
         const [r0, r1, r2, r3, r4, r5] = rows as unknown as [number, number, number, number, number, number];
         for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]! + b4 * tmp[r4 + x]! + b5 * tmp[r5 + x]!;
-      } else
-        for (let x = 0; x < w; x++) {
-          let v = 0;
-          for (let k = 0; k < T; k++) v += ky[k]! * tmp[rows[k]! + x]!;
-          out[o + x] = v;
-        }
+      }
     }
   }
   return out;

@@ -272,7 +272,7 @@ export class WebUpscaler {
     // 'auto': the history is the pixels (padded, as Node's graph head blends them), not the features.
     if (map !== undefined) x = this.#pixels.next(x, H, W, typeof alpha === 'number' ? alpha : reflectPad(alpha, 1, h, w, H, W), shift);
     const t0 = performance.now();
-    const res = await this.#infer(x, H, W, d.alpha > 0 && map === undefined ? this.#state : undefined, map === undefined ? alpha : 0);
+    const res = await this.#infer(x, H, W, d.alpha > 0 && map === undefined ? this.#state : undefined, map === undefined ? d.alpha : 0);
     this.stats.lastMs = performance.now() - t0;
     const out = res[this.roles.output];
     const feat = this.roles.feature ? res[this.roles.feature] : undefined;
@@ -294,17 +294,16 @@ export class WebUpscaler {
   }
 
   /**
-   * One session run; `prev` undefined means no history (zeros, weight 0). A per-pixel `alpha` map
-   * (h × w) is reflect-padded like the frame and fed as [1, 1, H, W] (the graph broadcasts it).
+   * One session run; `prev` undefined means no history (zeros, weight 0). `alpha` is the features'
+   * weight, one number (auto's per-pixel map goes to the pixel history, not here).
    */
-  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: Float32Array | number, h = H, w = W): Promise<ort.InferenceSession.OnnxValueMapType> {
+  async #infer(x: Float32Array, H: number, W: number, prev: ort.Tensor | undefined, alpha: number): Promise<ort.InferenceSession.OnnxValueMapType> {
     const r = this.roles;
     const tensor = (name: string, data: Float32Array, dims: number[]) =>
       r.types[name] === 'float16' ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims);
     const feeds: Record<string, ort.Tensor> = { [r.input]: tensor(r.input, x, [1, 3, H, W]) };
     if (r.prev) feeds[r.prev] = prev ?? this.#zerosFor(H, W);
-    if (r.alpha)
-      feeds[r.alpha] = typeof alpha === 'number' ? tensor(r.alpha, Float32Array.of(alpha), ALPHA_DIMS) : tensor(r.alpha, reflectPad(alpha, 1, h, w, H, W), [1, 1, H, W]);
+    if (r.alpha) feeds[r.alpha] = tensor(r.alpha, Float32Array.of(alpha), ALPHA_DIMS);
     try {
       return await this.#session.run(feeds);
     } catch (e) {

@@ -82,22 +82,37 @@ function rowTaps(w: number, s: Shift): RowTaps {
 
 /** Row `y` of the plane at `base` in `src`, moved as {@link bilinearShift} moves it, into `out` (same place). */
 function warpRow(src: Float32Array, base: number, h: number, w: number, t: RowTaps, y: number, out: Float32Array): void {
-  const { ix, k00, k01, k10, k11, xa, xb, integer } = t;
+  const { ix, k00, k01, k10, k11, xa, xb } = t;
   const r0 = base + Math.min(h - 1, Math.max(0, y + t.iy)) * w;
   const r1 = base + Math.min(h - 1, Math.max(0, y + t.iy + 1)) * w;
   const o = base + y * w;
-  const edge = (x: number): void => {
+  warpEdge(src, r0, r1, w, t, o, 0, xa, out);
+  // Columns whose two taps both lie inside the row: no clamping. Same arithmetic as `warpEdge`;
+  // each pair of source values is read once and carried to the next column (a third of the time
+  // of four reads a pixel, measured).
+  if (t.integer) for (let x = xa, d = r0 + ix + xa, i = o + xa; x < xb; x++, d++, i++) out[i] = k00 * src[d]!;
+  else if (xa < xb) {
+    let p0 = src[r0 + ix + xa]!;
+    let p1 = src[r1 + ix + xa]!;
+    for (let x = xa, d0 = r0 + ix + xa + 1, d1 = r1 + ix + xa + 1, i = o + xa; x < xb; x++, d0++, d1++, i++) {
+      const q0 = src[d0]!;
+      const q1 = src[d1]!;
+      out[i] = k00 * p0 + k01 * q0 + k10 * p1 + k11 * q1;
+      p0 = q0;
+      p1 = q1;
+    }
+  }
+  warpEdge(src, r0, r1, w, t, o, xb, w, out);
+}
+
+/** Columns [x0, x1) of a row of {@link warpRow}, their taps clamped to the row. */
+function warpEdge(src: Float32Array, r0: number, r1: number, w: number, t: RowTaps, o: number, x0: number, x1: number, out: Float32Array): void {
+  const { ix, k00, k01, k10, k11, integer } = t;
+  for (let x = x0; x < x1; x++) {
     const a = x + ix < 0 ? 0 : x + ix >= w ? w - 1 : x + ix;
     const b = x + ix + 1 < 0 ? 0 : x + ix + 1 >= w ? w - 1 : x + ix + 1;
     out[o + x] = integer ? k00 * src[r0 + a]! : k00 * src[r0 + a]! + k01 * src[r0 + b]! + k10 * src[r1 + a]! + k11 * src[r1 + b]!;
-  };
-  for (let x = 0; x < xa; x++) edge(x);
-  const d0 = r0 + ix;
-  const d1 = r1 + ix;
-  // Columns whose two taps both lie inside the row: no clamping. Same arithmetic as `edge`.
-  if (integer) for (let x = xa; x < xb; x++) out[o + x] = k00 * src[d0 + x]!;
-  else for (let x = xa; x < xb; x++) out[o + x] = k00 * src[d0 + x]! + k01 * src[d0 + x + 1]! + k10 * src[d1 + x]! + k11 * src[d1 + x + 1]!;
-  for (let x = xb; x < w; x++) edge(x);
+  }
 }
 
 /**
@@ -143,9 +158,10 @@ export function halvePlane(a: Float32Array, w: number, h: number, into?: Float32
 
 /**
  * Mean of min(|cur(x, y) − prev(x + dx, y + dy)|, t) over the overlap (integer shift), every
- * `step`-th row, plus `premium`. Infinity as soon as that is sure to reach `stopAt`: the terms are
- * never negative, so the partial sum over all the rows' count only grows, and a shift that cannot
- * win stops early; the winner's cost is exactly the full one.
+ * `step`-th row, plus `premium`. Infinity as soon as that is sure to exceed `stopAt`: the terms
+ * are never negative, so the partial sum over all the rows' count only grows, and a shift that
+ * cannot win stops early. A cost equal to `stopAt` is returned whole, so a search bounded by a
+ * candidate it has not reached yet still picks, among equal costs, the one it picked before.
  */
 function truncatedCost(prev: Float32Array, cur: Float32Array, w: number, h: number, dx: number, dy: number, t: number, step: number, premium = 0, stopAt = Infinity): number {
   const x0 = Math.max(0, -dx);
@@ -158,7 +174,7 @@ function truncatedCost(prev: Float32Array, cur: Float32Array, w: number, h: numb
   const off = dy * w + dx;
   for (let y = y0; y < y1; y += step) {
     for (let i = y * w + x0, end = y * w + x1; i < end; i++) s += Math.min(t, Math.abs(cur[i]! - prev[i + off]!));
-    if (s / n + premium >= stopAt) return Infinity;
+    if (s / n + premium > stopAt) return Infinity;
   }
   return s / n + premium;
 }
@@ -181,6 +197,8 @@ export interface MotionOptions {
   readonly half?: { readonly prev: Float32Array; readonly cur: Float32Array };
   /** Work space of at least w × h floats, reused from frame to frame (else one is allocated). */
   readonly buffer?: Float32Array;
+  /** The last frame's motion, when known: searched first (the answer is the same, found sooner). */
+  readonly hint?: Shift;
 }
 
 /**
@@ -209,10 +227,18 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   // A large frame's top level (at least 80×45) is searched on every other row.
   const topStep = large ? 2 : 1;
   let bestCost = truncatedCost(top.q, top.p, top.w, top.h, 0, 0, t, topStep);
+  // The last frame's motion, when given, is costed first: camera motion is smooth, so it bounds
+  // the search tightly and most shifts stop after a few rows. The answer is the same without it
+  // (every cost up to the bound is whole, and the scan's order decides ties as before).
+  const premium = (dx: number, dy: number) => 0.02 * (Math.abs(dx) + Math.abs(dy));
+  const hx = opts.hint ? Math.round(opts.hint.dx / 2 ** (levels - 1)) : 0;
+  const hy = opts.hint ? Math.round(opts.hint.dy / 2 ** (levels - 1)) : 0;
+  const hinted = (hx !== 0 || hy !== 0) && Math.abs(hx) <= r && Math.abs(hy) <= r;
+  const hintCost = hinted ? truncatedCost(top.q, top.p, top.w, top.h, hx, hy, t, topStep, premium(hx, hy)) : Infinity;
   for (let dy = -r; dy <= r; dy++)
     for (let dx = -r; dx <= r; dx++) {
       // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
-      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep, 0.02 * (Math.abs(dx) + Math.abs(dy)), bestCost);
+      const c = hinted && dx === hx && dy === hy ? hintCost : truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep, premium(dx, dy), Math.min(bestCost, hintCost));
       if (c < bestCost) [best, bestCost] = [{ dx, dy }, c];
     }
   // Down to half resolution (a large frame's to a quarter: Lucas–Kanade at half resolution starts
@@ -223,10 +249,12 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
     const cx = 2 * best.dx;
     const cy = 2 * best.dy;
     const step = L.w * L.h > 30_000 ? 2 : 1;
+    // The centre (the coarser level's answer) first, as the bound: the same answer, sooner.
+    const centre = truncatedCost(L.q, L.p, L.w, L.h, cx, cy, t, step, premium(cx, cy));
     let c0 = Infinity;
     for (let dy = cy - 1; dy <= cy + 1; dy++)
       for (let dx = cx - 1; dx <= cx + 1; dx++) {
-        const c = truncatedCost(L.q, L.p, L.w, L.h, dx, dy, t, step, 0.02 * (Math.abs(dx) + Math.abs(dy)), c0);
+        const c = dx === cx && dy === cy ? centre : truncatedCost(L.q, L.p, L.w, L.h, dx, dy, t, step, premium(dx, dy), Math.min(c0, centre));
         if (c < c0) [best, c0] = [{ dx, dy }, c];
       }
   }
@@ -281,14 +309,24 @@ function refine(prev: Float32Array, cur: Float32Array, w: number, h: number, s0:
     const biweight = tukey && it === iterations - 1 && it > 0;
     const c2 = (4.685 * sd) ** 2;
     for (let y = m; y < h - m; y += rowStep) {
-      const row = y * w;
-      for (let x = m; x < w - m; x++) {
-        const i = row + x;
+      // Along the row each value is read once and carried (left, centre, right).
+      let i = y * w + m;
+      let cl = cur[i - 1]!;
+      let cc = cur[i]!;
+      let wl = warped[i - 1]!;
+      let wc = warped[i]!;
+      for (let x = m; x < w - m; x++, i++) {
+        const cr = cur[i + 1]!;
+        const wr = warped[i + 1]!;
         // The mean of both frames' gradients (efficient second-order minimisation): no bias
         // toward either frame's sampling, and fewer iterations.
-        const gx = 0.25 * (cur[i + 1]! - cur[i - 1]! + warped[i + 1]! - warped[i - 1]!);
+        const gx = 0.25 * (cr - cl + wr - wl);
         const gy = 0.25 * (cur[i + w]! - cur[i - w]! + warped[i + w]! - warped[i - w]!);
-        const e = cur[i]! - warped[i]!;
+        const e = cc - wc;
+        cl = cc;
+        cc = cr;
+        wl = wc;
+        wc = wr;
         const ae = Math.abs(e);
         absSum += ae;
         let k: number;

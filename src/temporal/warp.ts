@@ -111,12 +111,12 @@ export function warpShift(src: Float32Array, c: number, h: number, w: number, s:
   const out = opts.into?.length === c * n ? opts.into : new Float32Array(c * n);
   const tmp = opts.tmp && opts.tmp.length >= n ? opts.tmp : new Float32Array(n);
   const { ix, iy, first, wx, wy } = opts.kernel === 'keys' ? cubicTaps(s) : historyTaps(s);
-  // Four taps (Keys) or six (the history's); the loops below are written out for each.
+  // Four taps (Keys) or six (the history's); the loops below are written out for each, their
+  // weights in locals (a 4-tap kernel's last two are unused): this runs every frame on the
+  // estimator's thread, beside the model.
   const T = wx.length;
-  const kx = Float64Array.from(wx);
-  const ky = Float64Array.from(wy);
-  const cx = (x: number) => (x < 0 ? 0 : x > w - 1 ? w - 1 : x);
-  const cy = (y: number) => (y < 0 ? 0 : y > h - 1 ? h - 1 : y) * w;
+  const [a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0] = wx;
+  const [b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0] = wy;
   // Columns whose taps all lie inside the row take the loop without clamping.
   const xa = Math.min(w, Math.max(0, -first - ix));
   const xb = Math.max(xa, Math.min(w, w - (first + T - 1) - ix));
@@ -126,35 +126,41 @@ export function warpShift(src: Float32Array, c: number, h: number, w: number, s:
     for (let y = 0; y < h; y++) {
       const r = base + y * w;
       const t = y * w;
-      const edge = (x: number): void => {
-        let v = 0;
-        for (let k = 0; k < T; k++) v += kx[k]! * src[r + cx(x + ix + first + k)]!;
-        tmp[t + x] = v;
-      };
-      for (let x = 0; x < xa; x++) edge(x);
+      edgeTaps(src, r, w, ix + first, wx, tmp, t, 0, xa);
       const d = r + ix + first;
-      if (T === 4) {
-        const [a0, a1, a2, a3] = kx as unknown as [number, number, number, number];
-        for (let x = xa; x < xb; x++) tmp[t + x] = a0 * src[d + x]! + a1 * src[d + x + 1]! + a2 * src[d + x + 2]! + a3 * src[d + x + 3]!;
-      } else {
-        const [a0, a1, a2, a3, a4, a5] = kx as unknown as [number, number, number, number, number, number];
-        for (let x = xa; x < xb; x++) tmp[t + x] = a0 * src[d + x]! + a1 * src[d + x + 1]! + a2 * src[d + x + 2]! + a3 * src[d + x + 3]! + a4 * src[d + x + 4]! + a5 * src[d + x + 5]!;
-      }
-      for (let x = xb; x < w; x++) edge(x);
+      if (T === 4) for (let x = xa; x < xb; x++) tmp[t + x] = a0 * src[d + x]! + a1 * src[d + x + 1]! + a2 * src[d + x + 2]! + a3 * src[d + x + 3]!;
+      else for (let x = xa; x < xb; x++) tmp[t + x] = a0 * src[d + x]! + a1 * src[d + x + 1]! + a2 * src[d + x + 2]! + a3 * src[d + x + 3]! + a4 * src[d + x + 4]! + a5 * src[d + x + 5]!;
+      edgeTaps(src, r, w, ix + first, wx, tmp, t, xb, w);
     }
     for (let y = 0; y < h; y++) {
-      for (let k = 0; k < T; k++) rows[k] = cy(y + iy + first + k);
+      for (let k = 0; k < T; k++) {
+        const yy = y + iy + first + k;
+        rows[k] = (yy < 0 ? 0 : yy > h - 1 ? h - 1 : yy) * w;
+      }
       const o = base + y * w;
-      if (T === 4) {
-        const [b0, b1, b2, b3] = ky as unknown as [number, number, number, number];
-        const [r0, r1, r2, r3] = rows as unknown as [number, number, number, number];
-        for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!;
-      } else {
-        const [b0, b1, b2, b3, b4, b5] = ky as unknown as [number, number, number, number, number, number];
-        const [r0, r1, r2, r3, r4, r5] = rows as unknown as [number, number, number, number, number, number];
+      const r0 = rows[0]!;
+      const r1 = rows[1]!;
+      const r2 = rows[2]!;
+      const r3 = rows[3]!;
+      if (T === 4) for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]!;
+      else {
+        const r4 = rows[4]!;
+        const r5 = rows[5]!;
         for (let x = 0; x < w; x++) out[o + x] = b0 * tmp[r0 + x]! + b1 * tmp[r1 + x]! + b2 * tmp[r2 + x]! + b3 * tmp[r3 + x]! + b4 * tmp[r4 + x]! + b5 * tmp[r5 + x]!;
       }
     }
   }
   return out;
+}
+
+/** Columns [x0, x1) of a row's horizontal pass ({@link warpShift}), the taps at `x + from + k` clamped to the row at `r`. */
+function edgeTaps(src: Float32Array, r: number, w: number, from: number, k: readonly number[], tmp: Float32Array, t: number, x0: number, x1: number): void {
+  for (let x = x0; x < x1; x++) {
+    let v = 0;
+    for (let j = 0; j < k.length; j++) {
+      const c = x + from + j;
+      v += k[j]! * src[r + (c < 0 ? 0 : c > w - 1 ? w - 1 : c)]!;
+    }
+    tmp[t + x] = v;
+  }
 }

@@ -226,24 +226,30 @@ export function historyWeightMap(
   const absMean = ABS_MEAN;
   const map = new Float32Array(n);
   for (let yy = 0; yy < h; yy++) {
-    if (yy + r < h)
-      for (let x = 0, o = (yy + r) * w; x < w; x++) {
-        cs[x] = cs[x]! + hs[o + x]!;
-        ca[x] = ca[x]! + ha[o + x]!;
-      }
-    if (yy - r - 1 >= 0)
-      for (let x = 0, o = (yy - r - 1) * w; x < w; x++) {
-        cs[x] = cs[x]! + -hs[o + x]!;
-        ca[x] = ca[x]! + -ha[o + x]!;
-      }
+    // The window's columns enter a row below it and leave a row above, updated in the same pass
+    // that makes the map's row (one pass over the row, not three).
+    const add = yy + r < h ? (yy + r) * w : -1;
+    const sub = yy - r - 1 >= 0 ? (yy - r - 1) * w : -1;
     const ky = invY[yy]!;
     for (let x = 0, i = yy * w; x < w; x++, i++) {
+      let vs = cs[x]!;
+      let va = ca[x]!;
+      if (add >= 0) {
+        vs = vs + hs[add + x]!;
+        va = va + ha[add + x]!;
+      }
+      if (sub >= 0) {
+        vs = vs + -hs[sub + x]!;
+        va = va + -ha[sub + x]!;
+      }
+      cs[x] = vs;
+      ca[x] = va;
       // Noise of y − ref: one frame's plus the reference's. One division a pixel, not four
       // (they were most of the time of this loop).
       const sd = s * Math.sqrt(1 + refVar[i]!);
       const perSe = k / sd;
-      const zSigned = Math.abs(Math.fround(cs[x]! * ky)) * perSe;
-      const zAbs = (Math.fround(ca[x]! * ky) - absMean * sd) * perSe * absScale;
+      const zSigned = Math.abs(Math.fround(vs * ky)) * perSe;
+      const zAbs = (Math.fround(va * ky) - absMean * sd) * perSe * absScale;
       const t = (zChanged - (zSigned > zAbs ? zSigned : zAbs)) * perSpan;
       map[i] = maxWeight * Math.min(1, Math.max(0, t));
     }

@@ -28,7 +28,8 @@
  * `historyWeight: 'auto'`: weight map and motion compensation, as `paragon upscale` runs it), or
  * `auto-still` (the same estimator without motion compensation: what it buys), or `auto-full` (auto
  * measuring large frames on the frame itself, not on its half plane: what that gives up), or
- * `auto+KEY=VALUE+…` (auto with HistoryWeightOptions changed, e.g. `auto+zStatic=4+zChanged=8`).
+ * `auto+KEY=VALUE+…` (auto with HistoryWeightOptions changed, e.g. `auto+zStatic=4+zChanged=8`, or
+ * `auto+noiseGate=0:0.01` to keep history on clean input).
  * `--out DIR` writes study.json and one SVG chart per clip and degradation.
  * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
  * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
@@ -149,12 +150,17 @@ interface Row {
   movedFrames?: number;
 }
 
-/** One `KEY=VALUE` of an `auto+…` method: a numeric HistoryWeightOptions field. */
-function tweak(t: string, method: string): [string, number] {
+/** One `KEY=VALUE` of an `auto+…` method: a numeric HistoryWeightOptions field, or `noiseGate=LOW:HIGH`. */
+function tweak(t: string, method: string): [string, number | [number, number]] {
   const [key = '', value = ''] = t.split('=');
+  if (key === 'noiseGate') {
+    const gate = value.split(':').map(Number);
+    if (gate.length !== 2 || gate.some((v) => Number.isNaN(v)) || !(gate[0]! <= gate[1]!)) throw new Error(`method ${method}: ${t} is not noiseGate=LOW:HIGH`);
+    return [key, gate as [number, number]];
+  }
   const v = Number(value);
   if (!(key in WEIGHT_DEFAULTS) || typeof WEIGHT_DEFAULTS[key as keyof typeof WEIGHT_DEFAULTS] !== 'number' || value === '' || Number.isNaN(v))
-    throw new Error(`method ${method}: ${t} is not KEY=NUMBER of a numeric HistoryWeightOptions field`);
+    throw new Error(`method ${method}: ${t} is not KEY=NUMBER of a numeric HistoryWeightOptions field, or noiseGate=LOW:HIGH`);
   return [key, v];
 }
 

@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated,hd] [--noise 0,4]
  *     [--methods 0,0.2,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
- *     [--wallpapers DIR]
+ *     [--wallpapers DIR] [--maps]
  *
  * Clips (ground truth; the low-resolution input is made in memory with `degradeFrame`, the
  * function behind `paragon degrade`: MATLAB bicubic ×2 on uint8, then Gaussian noise, seed 1):
@@ -30,13 +30,17 @@
  * measuring large frames on the frame itself, not on its half plane: what that gives up), or
  * `auto+KEY=VALUE+…` (auto with HistoryWeightOptions changed, e.g. `auto+zStatic=4+zChanged=8`, or
  * `auto+noiseGate=0:0.01` to keep history on clean input).
- * `--out DIR` writes study.json and one SVG chart per clip and degradation.
+ * `--out DIR` writes study.json and one SVG chart per clip and degradation. `--maps` runs no
+ * model: it prints, per clip and noise, a digest of auto's maps, shifts and noise readings (with
+ * the first `auto+…` method's tuning, if any), the estimator's time a frame, the noise it read and
+ * the frames that kept any history (two versions that print the same digests give the same study).
  * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
  * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
  * summary.svg (temporal error of auto against off, per clip) to `--out DIR`, and with
  * `--charts CLIP-noiseN[,…]` those clips' per-frame charts (every method the rows hold), so that
  * rows of several runs (a method rerun after a change) chart as one study would.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,6 +284,7 @@ async function main(): Promise<void> {
   const outDir = flag('out', '');
   const rows: Row[] = [];
   const print = (s: string) => process.stdout.write(`${s}\n`);
+  if (process.argv.includes('--maps')) return maps(clips, noises, limit, print, methods);
   print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight | noise read | moved |`);
   print(`|---|---|---|---|---|---|---|---|---|`);
   for (const clip of clips) {
@@ -304,6 +309,40 @@ async function main(): Promise<void> {
     }
   }
   if (outDir) await writeFile(path.join(outDir, 'study.json'), JSON.stringify(rows, null, 1));
+}
+
+/**
+ * `--maps`: auto's estimator alone over each clip's input (no model): a digest of every map, shift
+ * and noise reading, and its time a frame. Two versions of the estimator that print the same
+ * digests give the same results in this study, so a change meant to keep them (a faster loop)
+ * needs no rerun of the model.
+ */
+async function maps(clips: string[], noises: number[], limit: number, print: (s: string) => void, methods: string[]): Promise<void> {
+  // The estimator's tuning: auto's, or the first `auto+…` method's.
+  const tweaked = methods.find((m) => m.startsWith('auto+'));
+  const tuning: HistoryWeightOptions = tweaked ? Object.fromEntries(tweaked.split('+').slice(1).map((t) => tweak(t, tweaked))) : {};
+  print(`| clip | noise σ | digest of maps, shifts, noise (${tweaked ?? 'auto'}) | estimator ms/frame | noise read | frames with history |`);
+  print('|---|---|---|---|---|---|');
+  for (const clip of clips) {
+    const all = await clipFrames(clip);
+    const gts = limit > 0 ? all.slice(0, limit) : all;
+    for (const noise of noises) {
+      const lrs = gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 }));
+      const est = new HistoryWeightEstimator(tuning);
+      const hash = createHash('sha256');
+      let ms = 0;
+      let kept = 0;
+      for (const lr of lrs) {
+        const t0 = performance.now();
+        const map = est.next(lr);
+        ms += performance.now() - t0;
+        if (map !== 0) hash.update(new Uint8Array(map.buffer, map.byteOffset, map.byteLength));
+        if (map !== 0 && map.some((v) => v > 0)) kept++;
+        hash.update(JSON.stringify([est.shift, est.noise]));
+      }
+      print(`| ${clip} | ${noise} | ${hash.digest('hex').slice(0, 16)} | ${(ms / lrs.length).toFixed(2)} | ${est.noise.toFixed(2)} | ${kept} |`);
+    }
+  }
 }
 
 await main();

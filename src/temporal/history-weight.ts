@@ -110,8 +110,6 @@ export class HistoryWeightEstimator {
   #noiseVar: number | undefined;
   #difference: Float32Array | undefined;
   #shift: Shift = NO_SHIFT;
-  /** The last motion measured (speeds up the next search; the answer does not depend on it, so no snapshot keeps it). */
-  #measured: Shift | undefined;
   readonly #scratch = new Scratch();
   /** The luma buffers of the frame before last, reused for the next frame's luma. */
   #spare: Float32Array | undefined;
@@ -239,8 +237,7 @@ export class HistoryWeightEstimator {
     const buffer = this.#scratch.get('motion', fw * fh);
     // The noise is read on motion-compensated differences even where the history cannot move
     // (`motion` off): on unaligned differences a clean fast pan reads as strong noise.
-    const measured = estimateShift(prevFrame ?? prev, yFrame, fw, fh, { noise: this.noise, buffer, hint: this.#measured, ...(half ? { half: { prev, cur: y } } : {}) });
-    this.#measured = measured;
+    const measured = estimateShift(prevFrame ?? prev, yFrame, fw, fh, { noise: this.noise, buffer, ...(half ? { half: { prev, cur: y } } : {}) });
     const shift = this.options.motion ? measured : NO_SHIFT;
     const motion = half ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
     const last = this.#difference;

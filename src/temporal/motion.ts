@@ -12,10 +12,11 @@
  *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
  * Why one translation and not a per-pixel flow: a general warp (ONNX GridSample) at 640×360 on
  * onnxruntime's CPU costs about 60 ms a frame for the 16-channel feature state, more than half of
- * the Realtime model itself, and 12–22 ms for auto's 3-channel pixel history; a translation is an edge-padded slice and depthwise convolutions of
- * six taps each way, a few ms (docs/temporal.md). Where the content does not follow the translation
- * (objects that move on their own, zooms, rotations) the history-weight tests see the difference
- * and drop the history there: the fallback is the frame alone, never a ghost.
+ * the Realtime model itself, and 12–22 ms for auto's 3-channel pixel history; a translation is an
+ * edge-padded slice and depthwise convolutions of six taps each way, a few ms (docs/temporal.md).
+ * Where the content does not follow the translation (objects that move on their own, zooms,
+ * rotations) the history-weight tests see the difference and drop the history there: the
+ * fallback is the frame alone, never a ghost.
  *
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
@@ -198,8 +199,6 @@ export interface MotionOptions {
   readonly half?: { readonly prev: Float32Array; readonly cur: Float32Array };
   /** Work space of at least w × h floats, reused from frame to frame (else one is allocated). */
   readonly buffer?: Float32Array;
-  /** The last frame's motion, when known: searched first (the answer is the same, found sooner). */
-  readonly hint?: Shift;
 }
 
 /**
@@ -229,21 +228,14 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   const r = Math.max(1, Math.ceil((opts.maxShift ?? 32) / 2 ** (levels - 1)));
   let best = { dx: 0, dy: 0 };
   // A top level of 2000 pixels or more (a large frame's is at least 80×45) is searched on every
-  // other row: plenty to tell whole pixels apart at 1/8 of the frame.
+  // other row: plenty to tell its whole pixels apart.
   const topStep = large || top.w * top.h >= 2000 ? 2 : 1;
   let bestCost = truncatedCost(top.q, top.p, top.w, top.h, 0, 0, t, topStep);
-  // The last frame's motion, when given, is costed first: camera motion is smooth, so it bounds
-  // the search tightly and most shifts stop after a few rows. The answer is the same without it
-  // (every cost up to the bound is whole, and the scan's order decides ties as before).
+  // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
   const premium = (dx: number, dy: number) => 0.02 * (Math.abs(dx) + Math.abs(dy));
-  const hx = opts.hint ? Math.round(opts.hint.dx / 2 ** (levels - 1)) : 0;
-  const hy = opts.hint ? Math.round(opts.hint.dy / 2 ** (levels - 1)) : 0;
-  const hinted = (hx !== 0 || hy !== 0) && Math.abs(hx) <= r && Math.abs(hy) <= r;
-  const hintCost = hinted ? truncatedCost(top.q, top.p, top.w, top.h, hx, hy, t, topStep, premium(hx, hy)) : Infinity;
   for (let dy = -r; dy <= r; dy++)
     for (let dx = -r; dx <= r; dx++) {
-      // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
-      const c = hinted && dx === hx && dy === hy ? hintCost : truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep, premium(dx, dy), Math.min(bestCost, hintCost));
+      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep, premium(dx, dy), bestCost);
       if (c < bestCost) [best, bestCost] = [{ dx, dy }, c];
     }
   // Down to half resolution (a large frame's to a quarter: Lucas–Kanade at half resolution starts

@@ -40,9 +40,6 @@ test(`estimateShift: sub-pixel pans with known truth, within ${ACCURACY} pixel; 
         const s = estimateShift(a, b, 112, 80, { noise: noise * 0.67 });
         const err = Math.max(Math.abs(s.dx - speed[0] / 2), Math.abs(s.dy - speed[1] / 2));
         assert.ok(err <= ACCURACY, `${name}, pan ${speed}, σ ${noise}: (${s.dx.toFixed(3)}, ${s.dy.toFixed(3)}) is ${err.toFixed(3)} off`);
-        // The last frame's motion only speeds the search: right, wrong or out of range, the answer is the same.
-        for (const hint of [s, { dx: -speed[0] / 2, dy: speed[1] }, { dx: 40, dy: -3 }])
-          assert.deepEqual(estimateShift(a, b, 112, 80, { noise: noise * 0.67, hint }), s, `${name}, pan ${speed}, σ ${noise}, hint ${JSON.stringify(hint)}`);
       }
     }
   const still = frameLuma(degradeFrame(renderClip(pictures[0]![1], { motion: 'still', frames: 1, width: 224, height: 160 })[0]!, 0, { scale: 2 }));
@@ -91,7 +88,6 @@ test(`large frames (640×360) on dense texture: slow and fast pans within ${ACCU
       const s = estimateShift(a, b, 640, 360, { noise });
       const err = Math.max(Math.abs(s.dx - speed[0]), Math.abs(s.dy - speed[1]));
       assert.ok(err <= ACCURACY, `pan ${speed}, σ ${noise}: (${s.dx.toFixed(3)}, ${s.dy.toFixed(3)}) is ${err.toFixed(3)} off`);
-      for (const hint of [s, { dx: -speed[0], dy: 3 * speed[1] }]) assert.deepEqual(estimateShift(a, b, 640, 360, { noise, hint }), s, `pan ${speed}, σ ${noise}, hint ${JSON.stringify(hint)}`);
     }
   }
 });

@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated,hd] [--noise 0,4]
  *     [--methods 0,0.2,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
- *     [--wallpapers DIR] [--maps]
+ *     [--wallpapers DIR] [--crf 12,23] [--maps]
  *
  * Clips (ground truth; the low-resolution input is made in memory with `degradeFrame`, the
  * function behind `paragon degrade`: MATLAB bicubic ×2 on uint8, then Gaussian noise, seed 1):
@@ -29,7 +29,12 @@
  * `auto-still` (the same estimator without motion compensation: what it buys), or `auto-full` (auto
  * measuring large frames on the frame itself, not on its half plane: what that gives up), or
  * `auto+KEY=VALUE+…` (auto with HistoryWeightOptions changed, e.g. `auto+zStatic=4+zChanged=8`, or
- * `auto+noiseGate=0:0.01` to keep history on clean input).
+ * `auto+noiseGate=0:0.01` to keep history on clean input), each also with `+out=F[+outMax=M]` (an
+ * experiment: a motion-compensated history of the ×2 output too, at min(M, F·α) of auto's map;
+ * `0+out=F` for the output's history alone).
+ * `--crf N[,M]` runs each clip and noise through a real x264 round trip at each CRF as well
+ * (`paragon degrade --crf`: the noise, then H.264, stored as FFV1 and read back; rows named
+ * `CLIP@crfN`), the case of a source that reached us compressed.
  * `--out DIR` writes study.json and one SVG chart per clip and degradation. `--maps` runs no
  * model: it prints, per clip and noise, a digest of auto's maps, shifts and noise readings (with
  * the first `auto+…` method's tuning, if any), the estimator's time a frame, the noise it read and
@@ -41,16 +46,19 @@
  * rows of several runs (a method rerun after a change) chart as one study would.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cropImage, readImage, type RgbImage } from '../src/image/io.ts';
-import { degradeFrame } from '../src/eval/degrade.ts';
+import { cropImage, readImage, writePng, type RgbImage } from '../src/image/io.ts';
+import { degradeFrame, writeDegraded } from '../src/eval/degrade.ts';
+import { openSequence } from '../src/eval/sequence.ts';
 import { SequenceScorer, type FrameScore, type MeanScores } from '../src/eval/evaluate.ts';
 import { chartSvg } from '../src/eval/chart.ts';
 import { openUpscaler } from '../src/temporal/open.ts';
 import { HistoryWeightEstimator, WEIGHT_DEFAULTS, type HistoryWeightOptions } from '../src/temporal/history-weight.ts';
-import { isStill } from '../src/temporal/motion.ts';
+import { isStill, type Shift } from '../src/temporal/motion.ts';
+import { PixelHistory } from '../src/temporal/pixel-history.ts';
 import { deadLeaves, renderClip, type CameraMotion, type ClipSpec } from '../src/eval/motion-clips.ts';
 import { decodeFrames } from '../src/video/decode.ts';
 import { framePlanes } from '../src/video/frame.ts';
@@ -173,16 +181,24 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
   // 'auto-full': auto measuring large frames on the frame itself, not on its half plane.
   const full = method === 'auto-full';
   // 'auto+KEY=VALUE+…': auto with the estimator's tuning changed (HistoryWeightOptions), for experiments.
-  const [base = '', ...tweaks] = method.split('+');
+  const [base = '', ...allTweaks] = method.split('+');
+  // '…+out=F[+outMax=M]' (an experiment, not in the product): a motion-compensated history of the
+  // output as well, at weight min(M, F·α) of the input's map, moved by twice the input's shift;
+  // on '0' the output's history alone (docs/temporal.md, Tuning notes).
+  const outF = Number(allTweaks.find((t) => t.startsWith('out='))?.slice(4) ?? 0);
+  const outMax = Number(allTweaks.find((t) => t.startsWith('outMax='))?.slice(7) ?? 1);
+  if (!(outF >= 0 && outMax >= 0 && outMax <= 1)) throw new Error(`method ${method}: out=F needs F ≥ 0, outMax=M 0..1`);
+  const tweaks = allTweaks.filter((t) => !t.startsWith('out=') && !t.startsWith('outMax='));
   // 'auto-still': auto without motion compensation (the history left where it was): what it buys.
   const still = method === 'auto-still';
   const auto = base === 'auto' || full || still;
   const tuning: HistoryWeightOptions = full ? { halfFrom: Infinity } : still ? { motion: false } : Object.fromEntries(tweaks.map((t) => tweak(t, method)));
-  const weight = auto ? 'auto' : Number(method);
+  const weight = auto ? 'auto' : Number(base);
   await using up = await openUpscaler(model, { mode: 'video', historyWeight: weight, weightOptions: tuning, device: 'cpu', cpu: { intraOpThreads: threads } });
   // A twin of the engine's estimator, fed the same frames, to report what it decided (its maps
   // are the engine's: same code, same frames).
-  const twin = auto ? new HistoryWeightEstimator(tuning) : undefined;
+  const twin = auto || outF > 0 ? new HistoryWeightEstimator(tuning) : undefined;
+  const post = outF > 0 ? new PixelHistory() : undefined;
   const scorer = new SequenceScorer({ border: 4 });
   let weightSum = 0;
   let moved = 0;
@@ -195,10 +211,21 @@ async function runMethod(model: string, method: string, lrs: RgbImage[], gts: Rg
     const alpha = twin?.next(lr);
     if (twin && !isStill(twin.shift)) moved++;
     if (i > 0) weightSum += alpha === undefined ? (weight as number) : alpha === 0 ? 0 : alpha.reduce((a, b) => a + b, 0) / alpha.length;
-    scorer.push(out, gts[i]!);
+    scorer.push(post && twin ? outputHistory(post, out, lr.width, alpha, twin.shift, outF, outMax) : out, gts[i]!);
   }
   const extra = twin ? { noiseRead: twin.noise, movedFrames: moved } : {};
   return { method, frames: lrs.length, mean: scorer.mean, meanWeight: weightSum / Math.max(1, lrs.length - 1), msPerFrame: ms / lrs.length, perFrame: scorer.perFrame, ...extra };
+}
+
+/** The '+out=F' experiment: the ×2 output blended with its own history, at min(max, f·α) (α of the input's pixel, nearest). */
+function outputHistory(post: PixelHistory, out: RgbImage, lw: number, alpha: Float32Array | number | undefined, shift: Shift, f: number, max: number): RgbImage {
+  const { width: w, height: h } = out;
+  let beta: Float32Array | number = 0;
+  if (alpha instanceof Float32Array) {
+    beta = new Float32Array(w * h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) beta[y * w + x] = Math.min(max, f * alpha[(y >> 1) * lw + (x >> 1)]!);
+  } else if (alpha !== undefined) beta = Math.min(max, f * alpha);
+  return { width: w, height: h, rgb: post.next(out.rgb, h, w, beta, { dx: 2 * shift.dx, dy: 2 * shift.dy, soft: shift.soft ?? 0 }) };
 }
 
 const fmt = (v: number | undefined, d: number): string => (v === undefined ? '' : v.toFixed(d));
@@ -287,11 +314,14 @@ async function main(): Promise<void> {
   if (process.argv.includes('--maps')) return maps(clips, noises, limit, print, methods);
   print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight | noise read | moved |`);
   print(`|---|---|---|---|---|---|---|---|---|`);
-  for (const clip of clips) {
-    const all = await clipFrames(clip);
+  const crfs = list('crf', '').map(Number);
+  for (const base of clips) {
+    const all = await clipFrames(base);
     const gts = limit > 0 ? all.slice(0, limit) : all;
-    for (const noise of noises) {
-      const lrs = gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 }));
+    const degradations = noises.flatMap((n) => (crfs.length > 0 ? crfs : [undefined]).map((c): [number, number | undefined] => [n, c]));
+    for (const [noise, crf] of degradations) {
+      const clip = crf === undefined ? base : `${base}@crf${crf}`;
+      const lrs = crf === undefined ? gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 })) : await throughX264(gts, noise, crf);
       const here: Row[] = [];
       for (const method of methods) {
         const r = { clip, noise, ...(await runMethod(model, method, lrs, gts, threads)) };
@@ -309,6 +339,24 @@ async function main(): Promise<void> {
     }
   }
   if (outDir) await writeFile(path.join(outDir, 'study.json'), JSON.stringify(rows, null, 1));
+}
+
+/**
+ * `--crf N`: the input as `paragon degrade --crf N` makes it (the degraded frames through a real
+ * x264 round trip at that CRF, stored as FFV1), read back from the file.
+ */
+async function throughX264(gts: RgbImage[], noise: number, crf: number): Promise<RgbImage[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'paragon-study-'));
+  try {
+    for (const [i, g] of gts.entries()) await writePng(path.join(dir, `${String(i).padStart(4, '0')}.png`), g);
+    const file = path.join(dir, 'lr.mkv');
+    await writeDegraded(dir, file, { scale: 2, noise, seed: 1, crf });
+    const lrs: RgbImage[] = [];
+    for await (const f of await openSequence(file)) lrs.push(f);
+    return lrs;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -38,7 +38,8 @@
  * `--out DIR` writes study.json and one SVG chart per clip and degradation. `--maps` runs no
  * model: it prints, per clip and noise, a digest of auto's maps, shifts and noise readings (with
  * the first `auto+…` method's tuning, if any), the estimator's time a frame, the noise it read and
- * the frames that kept any history (two versions that print the same digests give the same study).
+ * the frames that kept any history (two versions that print the same digests give the same study;
+ * with `--crf`, of the compressed inputs).
  * `--from A.json[,B.json]` runs nothing: it reads saved rows (several studies merged) and prints
  * the summary table (every clip: off, 0.2, auto, and auto-still where present), writing
  * summary.svg (temporal error of auto against off, per clip) to `--out DIR`, and with
@@ -311,17 +312,15 @@ async function main(): Promise<void> {
   const outDir = flag('out', '');
   const rows: Row[] = [];
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  if (process.argv.includes('--maps')) return maps(clips, noises, limit, print, methods);
+  const crfs = list('crf', '').map(Number);
+  if (crfs.some((c) => !Number.isInteger(c) || c < 0 || c > 51)) throw new Error('--crf takes x264 CRFs 0..51');
+  if (process.argv.includes('--maps')) return maps(clips, noises, crfs, limit, print, methods);
   print(`| clip | noise σ | method | PSNR-Y | SSIM | temporal error | mean weight | noise read | moved |`);
   print(`|---|---|---|---|---|---|---|---|---|`);
-  const crfs = list('crf', '').map(Number);
   for (const base of clips) {
     const all = await clipFrames(base);
     const gts = limit > 0 ? all.slice(0, limit) : all;
-    const degradations = noises.flatMap((n) => (crfs.length > 0 ? crfs : [undefined]).map((c): [number, number | undefined] => [n, c]));
-    for (const [noise, crf] of degradations) {
-      const clip = crf === undefined ? base : `${base}@crf${crf}`;
-      const lrs = crf === undefined ? gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 })) : await throughX264(gts, noise, crf);
+    for await (const { clip, noise, lrs } of inputs(base, gts, noises, crfs)) {
       const here: Row[] = [];
       for (const method of methods) {
         const r = { clip, noise, ...(await runMethod(model, method, lrs, gts, threads)) };
@@ -339,6 +338,17 @@ async function main(): Promise<void> {
     }
   }
   if (outDir) await writeFile(path.join(outDir, 'study.json'), JSON.stringify(rows, null, 1));
+}
+
+/**
+ * A clip's inputs: each noise level made in memory (`degradeFrame`), or with `--crf` each noise
+ * level through each CRF (rows named `CLIP@crfN`).
+ */
+async function* inputs(clip: string, gts: RgbImage[], noises: number[], crfs: number[]): AsyncGenerator<{ clip: string; noise: number; lrs: RgbImage[] }> {
+  for (const noise of noises) {
+    if (crfs.length === 0) yield { clip, noise, lrs: gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 })) };
+    for (const crf of crfs) yield { clip: `${clip}@crf${crf}`, noise, lrs: await throughX264(gts, noise, crf) };
+  }
 }
 
 /**
@@ -365,17 +375,16 @@ async function throughX264(gts: RgbImage[], noise: number, crf: number): Promise
  * digests give the same results in this study, so a change meant to keep them (a faster loop)
  * needs no rerun of the model.
  */
-async function maps(clips: string[], noises: number[], limit: number, print: (s: string) => void, methods: string[]): Promise<void> {
+async function maps(clips: string[], noises: number[], crfs: number[], limit: number, print: (s: string) => void, methods: string[]): Promise<void> {
   // The estimator's tuning: auto's, or the first `auto+…` method's.
   const tweaked = methods.find((m) => m.startsWith('auto+'));
   const tuning: HistoryWeightOptions = tweaked ? Object.fromEntries(tweaked.split('+').slice(1).map((t) => tweak(t, tweaked))) : {};
   print(`| clip | noise σ | digest of maps, shifts, noise (${tweaked ?? 'auto'}) | estimator ms/frame | noise read | frames with history |`);
   print('|---|---|---|---|---|---|');
-  for (const clip of clips) {
-    const all = await clipFrames(clip);
+  for (const base of clips) {
+    const all = await clipFrames(base);
     const gts = limit > 0 ? all.slice(0, limit) : all;
-    for (const noise of noises) {
-      const lrs = gts.map((g, i) => degradeFrame(g, i, { scale: 2, noise, seed: 1 }));
+    for await (const { clip, noise, lrs } of inputs(base, gts, noises, crfs)) {
       const est = new HistoryWeightEstimator(tuning);
       const hash = createHash('sha256');
       let ms = 0;

@@ -3,7 +3,7 @@
  * method through the frame engine, scored per frame against the ground truth (PSNR-Y, SSIM,
  * temporal error; Y unrounded as BasicSR, border 4).
  *
- *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated,hd] [--noise 0,4]
+ *   npx tsx scripts/temporal-study.ts [--clips walk,calendar,film-static,still,generated,robust,hd] [--noise 0,4]
  *     [--methods 0,0.2,auto] [--frames N] [--threads 1] [--out DIR] [--model FILE]
  *     [--wallpapers DIR] [--crf 12,23] [--maps]
  *
@@ -22,6 +22,10 @@
  *   `wall_NAME` for a wallpaper in --wallpapers DIR (default /usr/share/backgrounds/mate/nature, Debian's
  *   mate-backgrounds: GreenMeadow, Garden, Wood, Dune; 640×360 frames at half the picture's scale). `generated` stands for every
  *   Set5 and leaves clip, and the wallpapers found.
+ * - `robust` stands for the same pictures with MOTION one of shake (a hand-held camera: a random
+ *   offset of up to 1.5 pixels and roll every frame), wobble (a still camera through moving air: a
+ *   local displacement of up to 0.5 pixel that drifts) and flicker (a still camera, a random gain of
+ *   ±3 % a frame): harder cases for the clean-input rule (src/eval/motion-clips.ts).
  * - `wallhd_NAME-MOTION`: the wallpapers at 1280×720 (the picture's own scale): 640×360 input, a
  *   large frame that the estimator measures on its half plane. `hd` stands for all of them.
  * Methods: a fixed history weight (0 = `--no-temporal`), `auto` (the frame engine with
@@ -74,6 +78,12 @@ const MOTIONS: Record<string, { motion: CameraMotion; speed?: ClipSpec['speed'] 
   zoom: { motion: 'zoom' },
   rotate: { motion: 'rotate' },
 };
+/** Harder cases for the clean-input rule (`robust`): hand-held shake, a wobbling local motion, a flickering light. */
+const ROBUST: Record<string, { motion: CameraMotion; speed?: ClipSpec['speed'] }> = {
+  shake: { motion: 'shake' },
+  wobble: { motion: 'wobble' },
+  flicker: { motion: 'flicker' },
+};
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -107,9 +117,9 @@ async function clipFrames(name: string): Promise<RgbImage[]> {
       });
     }
     default: {
-      const m = /^(.+)-(pan|fastpan|zoom|rotate)$/.exec(name);
+      const m = /^(.+)-(pan|fastpan|zoom|rotate|shake|wobble|flicker)$/.exec(name);
       if (!m) throw new Error(`unknown clip ${name} (walk, calendar, film-static, still, PICTURE-MOTION)`);
-      const move = MOTIONS[m[2]!]!;
+      const move = MOTIONS[m[2]!] ?? ROBUST[m[2]!]!;
       const picture = m[1]!;
       if (picture.startsWith('wall_')) {
         const pic = await readImage(path.join(flag('wallpapers', WALLPAPERS), picture.slice(5)));
@@ -140,6 +150,12 @@ async function generated(): Promise<string[]> {
   const walls = await readdir(dir).catch(() => [] as string[]);
   pictures.push(...WALLS.filter((f) => walls.includes(f)).map((f) => `wall_${f}`));
   return pictures.flatMap((p) => Object.keys(MOTIONS).map((m) => `${p}-${m}`));
+}
+
+/** The clip names `robust` stands for: the Set5 photographs, leaves and the wallpapers shaken, wobbled and flickering. */
+async function robust(): Promise<string[]> {
+  const pictures = [...new Set((await generated()).map((c) => c.replace(/-[a-z]+$/, '')))];
+  return pictures.flatMap((p) => Object.keys(ROBUST).map((m) => `${p}-${m}`));
 }
 
 /** The clip names `hd` stands for: the wallpapers at 1280×720 (640×360 input). */
@@ -303,7 +319,7 @@ async function main(): Promise<void> {
     if (charts.length > 0 && !flag('out', '')) throw new Error('--charts writes into --out DIR: give one');
     return summary(from.split(','), flag('out', ''), charts);
   }
-  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : [c])))).flat();
+  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : c === 'robust' ? robust() : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
   const methods = list('methods', '0,0.2,auto');
   const limit = Number(flag('frames', '0'));

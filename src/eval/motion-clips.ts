@@ -7,7 +7,7 @@
  * Each frame is rendered at twice its size by bicubic interpolation of the picture under the
  * frame's affine map, then brought to size by MATLAB's antialiased bicubic (`imresize`), so every
  * frame is the same smooth function of the picture wherever the camera stands: the ground truth
- * has no flicker of its own, and the motion is exactly the one asked for.
+ * has no flicker of its own (unless asked for: `flicker`), and the motion is exactly the one asked for.
  *
  * The dead-leaves model (discs of random grey-ish colours and power-law radii, each covering the
  * ones before) is the standard scale-invariant test chart for fine texture: dense detail at every
@@ -18,8 +18,14 @@ import { imresize } from '../image/resize.ts';
 import { keys } from '../temporal/warp.ts';
 import { mulberry32 } from './degrade.ts';
 
-/** How the camera moves. */
-export type CameraMotion = 'still' | 'pan' | 'zoom' | 'rotate';
+/**
+ * How the camera moves: `still`, `pan`, `zoom`, `rotate`; `shake` (a hand-held camera: every frame
+ * a new random offset and roll about the centre, so the motion reverses from frame to frame);
+ * `wobble` (a still camera through moving air or water: a smooth local displacement field whose
+ * phase drifts, no global motion at all); `flicker` (a still camera under lights or an exposure
+ * that change from frame to frame: a random gain per frame).
+ */
+export type CameraMotion = 'still' | 'pan' | 'zoom' | 'rotate' | 'shake' | 'wobble' | 'flicker';
 
 /** A generated clip: `frames` frames of `width × height` from a picture. */
 export interface ClipSpec {
@@ -29,12 +35,24 @@ export interface ClipSpec {
   readonly height: number;
   /**
    * Motion per frame: pan, pixels of the frame along x and y (default [0.73, 0.31]); zoom, the
-   * factor (default 1.006); rotate, degrees (default 0.25).
+   * factor (default 1.006); rotate, degrees (default 0.25); shake, the largest offset in pixels
+   * (default 1.5; the roll is up to 0.2° per pixel of it); wobble, the largest displacement in
+   * pixels (default 0.5, over a wavelength of 32); flicker, the largest change of gain (default
+   * 0.03: ±3 %).
    */
   readonly speed?: number | readonly [number, number];
   /** Picture pixels per frame pixel (default 1; 2 renders from a picture twice the frame's scale). */
   readonly density?: number;
+  /** Seed of shake's offsets and flicker's gains (default 1). */
+  readonly seed?: number;
 }
+
+/** The per-frame amount of shake and flicker: uniform in [−1, 1], the same for a seed and frame. */
+function jitter(seed: number, t: number, k: number): number {
+  return 2 * mulberry32(Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(3 * t + k + 1, 0x85ebca77))() - 1;
+}
+
+const amount = (spec: ClipSpec, fallback: number) => (typeof spec.speed === 'number' ? spec.speed : fallback);
 
 
 /** Bicubic sample of plane `p` (h × w) at (x, y) in pixel-centre coordinates, edges clamped. */
@@ -65,9 +83,23 @@ function mapOf(spec: ClipSpec, pic: { width: number; height: number }, t: number
     // Centred on the middle of the path, so the whole pan stays on the picture.
     ox += k * vx * (t - (spec.frames - 1) / 2);
     oy += k * vy * (t - (spec.frames - 1) / 2);
-  } else if (spec.motion === 'zoom') scale = k / (typeof spec.speed === 'number' ? spec.speed : 1.006) ** t;
-  else if (spec.motion === 'rotate') angle = (((typeof spec.speed === 'number' ? spec.speed : 0.25) * Math.PI) / 180) * t;
+  } else if (spec.motion === 'zoom') scale = k / amount(spec, 1.006) ** t;
+  else if (spec.motion === 'rotate') angle = ((amount(spec, 0.25) * Math.PI) / 180) * t;
+  else if (spec.motion === 'shake') {
+    const a = amount(spec, 1.5);
+    const seed = spec.seed ?? 1;
+    ox += k * a * jitter(seed, t, 0);
+    oy += k * a * jitter(seed, t, 1);
+    angle = ((0.2 * a * jitter(seed, t, 2)) * Math.PI) / 180;
+  }
   const [c, s] = [Math.cos(angle) * scale, Math.sin(angle) * scale];
+  if (spec.motion === 'wobble') {
+    // Two crossed waves of displacement whose phases drift by about a sixth of a turn a frame.
+    const a = amount(spec, 0.5) * k;
+    const w = (2 * Math.PI) / 32;
+    const [p, q] = [1.1 * t, 0.8 * t + 1];
+    return (u, v) => [ox + c * (u - cx) - 0.5 + a * Math.sin(w * v + p), oy + c * (v - cy) - 0.5 + a * Math.sin(w * u + q)];
+  }
   return (u, v) => [ox + c * (u - cx) - s * (v - cy) - 0.5, oy + s * (u - cx) + c * (v - cy) - 0.5];
 }
 
@@ -86,7 +118,8 @@ export function renderClip(picture: RgbImage, spec: ClipSpec): RgbImage[] {
         for (let ch = 0; ch < 3; ch++) big[ch * W * H + y * W + x] = sample(picture.rgb, ch * n, picture.width, picture.height, sx, sy);
       }
     const rgb = imresize(big, 3, H, W, h, w);
-    for (let i = 0; i < rgb.length; i++) rgb[i] = Math.round(Math.min(1, Math.max(0, rgb[i]!)) * 255) / 255;
+    const gain = spec.motion === 'flicker' ? 1 + amount(spec, 0.03) * jitter(spec.seed ?? 1, t, 0) : 1;
+    for (let i = 0; i < rgb.length; i++) rgb[i] = Math.round(Math.min(1, Math.max(0, gain * rgb[i]!)) * 255) / 255;
     frames.push({ width: w, height: h, rgb });
   }
   return frames;

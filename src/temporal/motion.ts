@@ -7,7 +7,7 @@
  * - integer: a coarse-to-fine search on a 2×2-mean pyramid (down to 1/8, its top at least 20
  *   pixels a side), each level minimising a truncated mean absolute difference (so moving
  *   objects and occlusions count little), with a small preference for the smaller shift so flat
- *   frames stay at 0;
+ *   frames stay at 0, and where the brightness changed, searched again with that change taken out;
  * - sub-pixel: Lucas–Kanade on the full frame around the integer answer (iteratively reweighted
  *   least squares: Huber's weights at half resolution first, then Tukey's biweight).
  * Why one translation and not a per-pixel flow: a general warp (ONNX GridSample) at 640×360 on
@@ -226,18 +226,40 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
   const top = pyr[levels - 1]!;
   const large = w * h >= LARGE_FRAME;
   const r = Math.max(1, Math.ceil((opts.maxShift ?? 32) / 2 ** (levels - 1)));
-  let best = { dx: 0, dy: 0 };
   // A top level of 2000 pixels or more (a large frame's is at least 80×45) is searched on every
   // other row: plenty to tell its whole pixels apart.
   const topStep = large || top.w * top.h >= 2000 ? 2 : 1;
-  let bestCost = truncatedCost(top.q, top.p, top.w, top.h, 0, 0, t, topStep);
   // A small premium per pixel of shift: among equals (flat frames, noise) the still answer wins.
   const premium = (dx: number, dy: number) => 0.02 * (Math.abs(dx) + Math.abs(dy));
-  for (let dy = -r; dy <= r; dy++)
-    for (let dx = -r; dx <= r; dx++) {
-      const c = truncatedCost(top.q, top.p, top.w, top.h, dx, dy, t, topStep, premium(dx, dy), bestCost);
-      if (c < bestCost) [best, bestCost] = [{ dx, dy }, c];
+  const search = (q: Float32Array): { best: { dx: number; dy: number }; cost: number } => {
+    let best = { dx: 0, dy: 0 };
+    let cost = truncatedCost(q, top.p, top.w, top.h, 0, 0, t, topStep);
+    for (let dy = -r; dy <= r; dy++)
+      for (let dx = -r; dx <= r; dx++) {
+        const c = truncatedCost(q, top.p, top.w, top.h, dx, dy, t, topStep, premium(dx, dy), cost);
+        if (c < cost) [best, cost] = [{ dx, dy }, c];
+      }
+    return { best, cost };
+  };
+  let { best, cost } = search(top.q);
+  // A change of brightness (a light, the exposure, a fade) breaks the search's premise that the
+  // content keeps its values: on a large frame of fine texture, whose coarse levels are nearly
+  // flat, a frame 5 % brighter than the last matched a place 12 pixels away better than itself.
+  // So where the mean changed by over 1 %, the top level is searched again with the last frame
+  // times that gain; where that finds another place, the better match decides, gain included (a
+  // pan whose entering content moved the mean finds the same place: its answers stay what they
+  // were; Lucas–Kanade's sub-pixel step is barely moved by a change of brightness).
+  const gain = meanOf(top.p) / Math.max(1e-6, meanOf(top.q));
+  let full = prev;
+  if (Math.abs(gain - 1) > 0.01 && Number.isFinite(gain)) {
+    const scaled = top.q.map((v) => v * gain);
+    const relit = search(scaled);
+    if (relit.cost < cost && (relit.best.dx !== best.dx || relit.best.dy !== best.dy)) {
+      ({ best, cost } = relit);
+      for (const L of pyr) L.q = L === top ? scaled : L.q.map((v) => v * gain);
+      full = pyr[0]!.q;
     }
+  }
   // Down to half resolution (a large frame's to a quarter: Lucas–Kanade at half resolution starts
   // within a pixel); the full resolution's whole pixel is Lucas–Kanade's to find.
   const lowest = large && levels > 2 ? 2 : 1;
@@ -265,13 +287,20 @@ export function estimateShift(prev: Float32Array, cur: Float32Array, w: number, 
     const L = pyr[1]!;
     s = refine(L.q, L.p, L.w, L.h, best, sigma, 3, large ? 2 : 1, true, opts.buffer);
     s = { dx: 2 * s.dx, dy: 2 * s.dy };
-  } else s = refine(prev, cur, w, h, s, sigma, 2, 1, false, opts.buffer);
+  } else s = refine(full, cur, w, h, s, sigma, 2, 1, false, opts.buffer);
   // Every other row; on larger frames fewer still (about 15 000 pixels per row step squared), and
   // on large ones about 30 000 equations for the two unknowns (640×360: every seventh row).
   const rowStep = large ? Math.floor((w * h) / 30_000) : levels > 1 ? Math.max(2, Math.round(Math.sqrt((w * h) / 15_000))) : 1;
-  s = refine(prev, cur, w, h, s, sigma, 2, rowStep, true, opts.buffer);
+  s = refine(full, cur, w, h, s, sigma, 2, rowStep, true, opts.buffer);
   if (Math.abs(s.dx) < 0.05 && Math.abs(s.dy) < 0.05) return NO_SHIFT;
   return s;
+}
+
+/** The mean of a plane. */
+function meanOf(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s / Math.max(1, a.length);
 }
 
 /**

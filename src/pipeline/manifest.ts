@@ -78,6 +78,8 @@ export interface Manifest extends CarriedTotals {
     readonly frameWidth?: number;
     readonly frameHeight?: number;
     readonly noiseVar: number | null;
+    /** What the translation left of the last frame's motion (four numbers); absent in older manifests. */
+    readonly residual?: readonly number[];
     readonly parts: WeightPart[];
   } | null;
   readonly last: { readonly width: number; readonly height: number } | null;
@@ -133,7 +135,7 @@ export function parseManifest(text: string): Manifest | string {
   }
   if (m.state !== null && !(isObj(m.state) && isName(m.state.file) && isInt(m.state.length, 1))) return 'a malformed state record';
   const w = m.weights;
-  if (w !== null && !(isObj(w) && isName(w.file) && isInt(w.width, 1) && isInt(w.height, 1) && (w.noiseVar === null || isNum(w.noiseVar)) && (w.frameWidth === undefined || (isInt(w.frameWidth, 1) && isInt(w.frameHeight, 1))) && Array.isArray(w.parts) && w.parts.every((k) => (WEIGHT_PARTS as readonly unknown[]).includes(k))))
+  if (w !== null && !(isObj(w) && isName(w.file) && isInt(w.width, 1) && isInt(w.height, 1) && (w.noiseVar === null || isNum(w.noiseVar)) && (w.residual === undefined || (Array.isArray(w.residual) && w.residual.length === 4 && w.residual.every(isNum))) && (w.frameWidth === undefined || (isInt(w.frameWidth, 1) && isInt(w.frameHeight, 1))) && Array.isArray(w.parts) && w.parts.every((k) => (WEIGHT_PARTS as readonly unknown[]).includes(k))))
     return 'a malformed weights record';
   if (m.last !== null && !(isObj(m.last) && isInt(m.last.width, 1) && isInt(m.last.height, 1))) return 'a malformed frame size';
   if (!isObj(m.stats) || !Object.values(m.stats).every(isNum)) return 'malformed counters';

@@ -38,7 +38,7 @@
  * Pure TypeScript on typed arrays (no Node APIs): the browser player runs the same code.
  */
 import { bilinearShift, estimateShift, halvePlane, isStill, NO_SHIFT, zeroEntering, type Shift } from './motion.ts';
-import { estimateNoiseMoving } from './noise.ts';
+import { estimateNoiseMoving, type Residual } from './noise.ts';
 import { warpShift } from './warp.ts';
 import { doubleMap, frameLuma, historyWeightMap, Scratch, WEIGHT_DEFAULTS, type HistoryWeightOptions, type WeightFrame } from './weight-map.ts';
 
@@ -72,6 +72,8 @@ export interface HistoryWeightSnapshot {
   readonly noiseVar: number | undefined;
   /** The last frame's motion-compensated difference (noise.ts); absent in older snapshots. */
   readonly difference?: Float32Array | undefined;
+  /** What the translation left of the last frame's motion (noise.ts `Residual`); absent in older snapshots. */
+  readonly residual?: Residual | undefined;
   /** On the half plane: the last frame's luma at its own size. */
   readonly frame?: Float32Array | undefined;
   readonly frameWidth?: number;
@@ -109,6 +111,7 @@ export class HistoryWeightEstimator {
   #refVar: Float32Array | undefined;
   #noiseVar: number | undefined;
   #difference: Float32Array | undefined;
+  #residual: Residual | undefined;
   #shift: Shift = NO_SHIFT;
   readonly #scratch = new Scratch();
   /** The luma buffers of the frame before last, reused for the next frame's luma. */
@@ -154,6 +157,7 @@ export class HistoryWeightEstimator {
       refVar: this.#refVar?.slice(),
       noiseVar: this.#noiseVar,
       difference: this.#difference?.slice(),
+      ...(this.#residual ? { residual: this.#residual } : {}),
       ...(this.#scale === 2 ? { frame: this.#prevFrame?.slice(), frameWidth: this.#fw, frameHeight: this.#fh } : {}),
     };
   }
@@ -178,12 +182,14 @@ export class HistoryWeightEstimator {
     this.#refVar = s.refVar?.slice();
     this.#noiseVar = s.noiseVar;
     this.#difference = s.difference?.slice();
+    this.#residual = s.residual;
     this.#shift = NO_SHIFT;
   }
 
   /** Forget the history (the next frame gets weight 0), keeping the noise estimate (a cut passed to {@link next} forgets that too). */
   reset(): void {
     this.#prev = this.#prevFrame = this.#ref = this.#refVar = this.#difference = undefined;
+    this.#residual = undefined;
   }
 
   /**
@@ -242,12 +248,18 @@ export class HistoryWeightEstimator {
     const motion = half ? { dx: shift.dx / 2, dy: shift.dy / 2 } : shift;
     const last = this.#difference;
     const planeShift = half ? { dx: measured.dx / 2, dy: measured.dy / 2 } : measured;
-    const { sigma, difference, misregistration } = estimateNoiseMoving(prev, y, w, h, planeShift, last, { block, smoothest, quantile, noiseVar: this.#noiseVar ?? 0 }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
+    const { sigma, difference, misregistration, residual } = estimateNoiseMoving(prev, y, w, h, planeShift, last, { block, smoothest, quantile, noiseVar: this.#noiseVar ?? 0 }, { into: this.#spareDifference, tmp: this.#scratch.get('cubic', w * h) });
     // The difference before last is the next call's buffer (no fresh megabyte a frame).
     this.#spareDifference = last;
     this.#difference = difference;
+    // A motion the translation misses that turned back since the last frame (a hand-held camera's
+    // roll) leaves in this difference the opposite of what it left in the last one: a negative
+    // covariance, which is what noise reads as. Such a frame gives no reading (a steady zoom or
+    // rotation leaves the same twice: a positive covariance, read low, never high).
+    const turned = reversed(residual, this.#residual, this.#scale);
+    this.#residual = residual;
     // Smooth over time: one frame's quantile wobbles; a scene's noise does not.
-    if (sigma !== undefined) this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
+    if (sigma !== undefined && !turned) this.#noiseVar = this.#noiseVar === undefined ? sigma * sigma : 0.5 * this.#noiseVar + 0.5 * sigma * sigma;
     const open = Math.min(1, Math.max(0, (this.noise - noiseGate[0]) / Math.max(1e-6, noiseGate[1] - noiseGate[0])));
     if (open === 0 || this.options.maxWeight === 0) {
       // Every weight would be 0: the reference becomes this frame, as the loop below would make it.
@@ -288,3 +300,21 @@ export class HistoryWeightEstimator {
     return full;
   }
 }
+
+/**
+ * True when two frames' residual motions (`Residual`, in pixels of a plane `scale` times smaller
+ * than the frame) point against each other by more than {@link TURN}² of the frame's pixels²: the
+ * last difference's misregistration comes back negated in this one.
+ */
+export function reversed(now: Residual | undefined, last: Residual | undefined, scale = 1): boolean {
+  if (!now || !last) return false;
+  const dot = now[0] * last[0] + now[1] * last[1] + now[2] * last[2] + now[3] * last[3];
+  return dot * scale * scale < -TURN * TURN;
+}
+
+/**
+ * Residual motions of a tenth of a pixel and less do not turn a reading: the generated pans leave
+ * 0.01–0.08 pixel, so their readings stand, while a hand-held roll of a few tenths of a degree
+ * leaves several tenths.
+ */
+const TURN = 0.1;

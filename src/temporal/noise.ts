@@ -13,7 +13,10 @@
  * whatever the compensation leaves of the content (aliasing, interpolation, motion it missed)
  * repeats from one difference to the next (a positive covariance). Texture and motion can only
  * lower the reading (in expectation), never raise it, and lower it most where the texture is: so
- * it is read on the least textured blocks. Measured on clean and noisy pans, zooms and rotations
+ * it is read on the least textured blocks. One exception: a motion the translation misses that
+ * turns back from one frame to the next (a hand-held camera's roll) leaves the opposite in the
+ * second difference, as noise does; the estimator takes no reading from such frames
+ * (history-weight.ts `reversed`, from the residual motion measured here). Measured on clean and noisy pans, zooms and rotations
  * of photographs and of a dead-leaves texture in docs/temporal.md.
  *
  * On the way it measures how well the global translation registers the frame (the
@@ -116,6 +119,13 @@ export function cubicDifference(prev: Float32Array, cur: Float32Array, h: number
   return wx.reduce((a, v) => a + v * v, 0) * wy.reduce((a, v) => a + v * v, 0);
 }
 
+/**
+ * What one translation leaves of a frame's motion, as an affine field's linear part in pixels
+ * over the frame (`[∂x/∂X, ∂x/∂Y, ∂y/∂X, ∂y/∂Y]`, each times its coordinate's spread; the norm is
+ * the misregistration): a zoom, a rotation, a shear.
+ */
+export type Residual = readonly [number, number, number, number];
+
 /** Tuning of {@link estimateNoiseMoving}. */
 export interface MovingNoiseOptions {
   /** Side of the blocks (default 8). */
@@ -163,7 +173,7 @@ export function estimateNoiseMoving(
   last: Float32Array | undefined,
   opts: MovingNoiseOptions = {},
   buffers: { into?: Float32Array; tmp?: Float32Array } = {},
-): { sigma: number | undefined; difference: Float32Array; misregistration?: number } {
+): { sigma: number | undefined; difference: Float32Array; misregistration?: number; residual?: Residual } {
   const B = opts.block ?? 8;
   const still = isStill(s);
   const n2 = w * h;
@@ -171,7 +181,9 @@ export function estimateNoiseMoving(
   let gain = 1;
   if (still) for (let i = 0; i < n2; i++) difference[i] = cur[i]! - prev[i]!;
   else gain = cubicDifference(prev, cur, h, w, s, buffers.tmp?.length === n2 ? buffers.tmp : new Float32Array(n2), difference);
-  if (!last || last.length !== w * h) return { sigma: undefined, difference };
+  // Without the last difference there is no reading, but the residual motion is still measured
+  // (the next frame's reading needs this one's: history-weight.ts `reversed`).
+  const prior = last?.length === w * h ? last : undefined;
   // The last difference moved onto this frame, on the windows measured.
   const { ix, iy, wx, wy } = cubicTaps({ dx: s.dx, dy: s.dy });
   const [wx0, wx1, wx2, wx3] = wx;
@@ -243,13 +255,14 @@ export function estimateNoiseMoving(
         const ry = (a2 * ey - b * ex) / det2;
         if (Math.abs(rx) <= 1 && Math.abs(ry) <= 1) fit.add(bx + B / 2, by + B / 2, rx, ry);
       }
+      if (!prior) continue;
       // The last difference moved onto this block. No clamping: the margin `m` keeps every tap
       // inside the frame.
-      if (still) for (let y = 0; y < B; y++) win.set(last.subarray((by + y) * w + bx, (by + y) * w + bx + B), y * B);
+      if (still) for (let y = 0; y < B; y++) win.set(prior.subarray((by + y) * w + bx, (by + y) * w + bx + B), y * B);
       else {
         for (let r = 0; r < B + 3; r++) {
           const row = (by + iy - 1 + r) * w + bx + ix;
-          for (let x = 0; x < B; x++) tmp[r * B + x] = wx0 * last[row + x - 1]! + wx1 * last[row + x]! + wx2 * last[row + x + 1]! + wx3 * last[row + x + 2]!;
+          for (let x = 0; x < B; x++) tmp[r * B + x] = wx0 * prior[row + x - 1]! + wx1 * prior[row + x]! + wx2 * prior[row + x + 1]! + wx3 * prior[row + x + 2]!;
         }
         for (let y = 0; y < B; y++)
           for (let x = 0, t = y * B; x < B; x++, t++) win[t] = wy0 * tmp[t]! + wy1 * tmp[t + B]! + wy2 * tmp[t + 2 * B]! + wy3 * tmp[t + 3 * B]!;
@@ -274,8 +287,11 @@ export function estimateNoiseMoving(
       variances.push(-(sdq / n - (sd / n) * (sq / n)) / gain);
       energies.push(energy);
     }
+  const residual = fit.linear();
   const misregistration = fit.misregistration();
-  if (variances.length < 8) return { sigma: undefined, difference, misregistration };
+  // (The first difference of a shot gives no misregistration either: its warp is bilinear.)
+  if (!prior) return { sigma: undefined, difference, residual };
+  if (variances.length < 8) return { sigma: undefined, difference, misregistration, residual };
   // The least textured blocks (at least 8): the noise adds about the same energy to every block,
   // so the order is the content's (flat blocks where a colour clips hold less noise, and come
   // first: a reading on the low side, never a ghost).
@@ -284,7 +300,7 @@ export function estimateNoiseMoving(
   const chosen = order.slice(0, keep).map((i) => variances[i]!).sort((p, q) => p - q);
   const quantile = opts.quantile ?? 0.75;
   const v = chosen[Math.floor(quantile * (chosen.length - 1))]!;
-  return { sigma: Math.sqrt(Math.max(0, v) / quantileGain(quantile, B)), difference, misregistration };
+  return { sigma: Math.sqrt(Math.max(0, v) / quantileGain(quantile, B)), difference, misregistration, residual };
 }
 
 /**
@@ -336,16 +352,34 @@ class AffineFit {
 
   /** RMS over the frame of `|A·(X, Y)|`, in pixels; undefined with too few blocks to tell. */
   misregistration(): number | undefined {
+    const [a1, a2, b1, b2] = this.#solve() ?? [];
+    if (a1 === undefined || a2 === undefined || b1 === undefined || b2 === undefined) return undefined;
+    // Over the frame's pixels X and Y are uncorrelated with variances w²/12 and h²/12.
+    const [vx, vy] = [(this.w * this.w) / 12, (this.h * this.h) / 12];
+    return Math.sqrt((a1 ** 2 + b1 ** 2) * vx + (a2 ** 2 + b2 ** 2) * vy);
+  }
+
+  /** `A`'s entries ∂x/∂X, ∂x/∂Y, ∂y/∂X, ∂y/∂Y. */
+  #solve(): [number, number, number, number] | undefined {
     const [n, sx, sy, sxx, sxy, syy] = this.#m as unknown as [number, number, number, number, number, number];
     if (n < 12) return undefined;
     const M = [n, sx, sy, sx, sxx, sxy, sy, sxy, syy];
     const solve = (r: Float64Array) => solve3(M, [r[0]!, r[1]!, r[2]!]);
     const a = solve(this.#rx);
     const b = solve(this.#ry);
-    if (!a || !b) return undefined;
-    // Over the frame's pixels X and Y are uncorrelated with variances w²/12 and h²/12.
-    const [vx, vy] = [(this.w * this.w) / 12, (this.h * this.h) / 12];
-    return Math.sqrt((a[1]! ** 2 + b[1]! ** 2) * vx + (a[2]! ** 2 + b[2]! ** 2) * vy);
+    return a && b ? [a[1]!, a[2]!, b[1]!, b[2]!] : undefined;
+  }
+
+  /**
+   * The linear part `A` in pixels over the frame: its four entries each times the spread of its
+   * coordinate over the frame's pixels (X and Y are uncorrelated there, with variances w²/12 and
+   * h²/12), so that its norm is the RMS of `|A·(X, Y)|`; undefined with too few blocks to tell.
+   */
+  linear(): Residual | undefined {
+    const A = this.#solve();
+    if (!A) return undefined;
+    const [ex, ey] = [this.w / Math.sqrt(12), this.h / Math.sqrt(12)];
+    return [A[0] * ex, A[1] * ey, A[2] * ex, A[3] * ey];
   }
 }
 

@@ -86,6 +86,7 @@ for (const large of [false, true])
     assert.ok(saved >= 2 && saved < frames / SEGMENT, `${saved} segments saved`);
     const manifest = JSON.parse(await readFile(progress, 'utf8'));
     assert.ok(manifest.weights && manifest.weights.noiseVar > 0, 'the estimator was saved with its noise estimate');
+    assert.equal(manifest.weights.residual?.length, 4, 'and the residual motion of its last frame');
     if (large) {
       assert.deepEqual(manifest.weights.parts, ['prev', 'ref', 'refVar', 'difference', 'frame'], 'and its planes, with the frame for the motion');
       assert.deepEqual([manifest.weights.width, manifest.weights.height, manifest.weights.frameWidth, manifest.weights.frameHeight], [320, 180, 640, 360]);

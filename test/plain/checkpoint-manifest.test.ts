@@ -45,7 +45,7 @@ test('a consistent manifest is accepted and its frames counted (segments and spo
   assert.equal(typeof m, 'object');
   assert.equal(framesIn(m as Manifest), 34);
   // The estimator's planes, on a large frame's half plane with the frame's own luma.
-  const half = variant((x) => (x.weights = { file: 'weights-3.f32', width: 320, height: 180, frameWidth: 640, frameHeight: 360, noiseVar: 1.2, parts: ['prev', 'ref', 'refVar', 'difference', 'frame'] }));
+  const half = variant((x) => (x.weights = { file: 'weights-3.f32', width: 320, height: 180, frameWidth: 640, frameHeight: 360, noiseVar: 1.2, residual: [0.1, -0.02, 0.03, 0.12], parts: ['prev', 'ref', 'refVar', 'difference', 'frame'] }));
   assert.equal(typeof parseManifest(half), 'object');
 });
 
@@ -69,6 +69,8 @@ test('foreign, older, malformed or inconsistent manifests are refused with a rea
     [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, noiseVar: null, parts: ['prev', 'evil'] })), /malformed weights/],
     [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, frameWidth: 8, noiseVar: null, parts: ['prev', 'frame'] })), /malformed weights/],
     [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, frameWidth: 8, frameHeight: 0.5, noiseVar: null, parts: ['prev', 'frame'] })), /malformed weights/],
+    [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, noiseVar: null, residual: [0.1, 0.2], parts: ['prev'] })), /malformed weights/],
+    [variant((m) => (m.weights = { file: 'w.f32', width: 4, height: 4, noiseVar: null, residual: [0.1, 0.2, 'x', 0], parts: ['prev'] })), /malformed weights/],
   ];
   for (const [text, why] of cases) {
     const r = parseManifest(text);

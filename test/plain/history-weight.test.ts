@@ -19,6 +19,7 @@ import {
   estimateNoiseSpatial,
   frameLuma,
   historyWeightMap,
+  reversed,
 } from '../../src/temporal/history-weight.ts';
 
 const OFFICIAL = shared('models', 'paragonsr2-v11', '2xParagonSR2_Realtime_fidelity.safetensors');
@@ -268,6 +269,47 @@ test('noise under moving sharp edges: read on the least textured blocks, near it
     const everywhere = read(4, 1);
     assert.ok(everywhere < 0.5 * truth, `pan ${speed}, σ 4 read on every block: ${everywhere.toFixed(2)}`);
   }
+});
+
+test('a hand-held camera: its roll turning back and forth is not read as noise (clean: no history), while noise still is', () => {
+  // A new random offset and roll every frame (motion-clips.ts `shake`): what the translation
+  // leaves of the roll comes back negated in the next difference, the signature of noise. Over
+  // dense texture it read σ 2.7–2.8 before (history on clean frames); the frames whose residual
+  // motion turned give no reading now.
+  const gts = renderClip(deadLeaves(320, 256, 5), { motion: 'shake', frames: 8, width: 192, height: 160, seed: 1 });
+  const e = new HistoryWeightEstimator();
+  let most = 0;
+  gts.forEach((g, i) => {
+    assert.equal(e.next(degradeFrame(g, i, { scale: 2, noise: 0, seed: 3 })), 0, `clean frame ${i}: weight 0`);
+    most = Math.max(most, e.noise);
+  });
+  assert.ok(most < 0.5, `clean: read up to ${most.toFixed(2)}`);
+  // Noise under the same shake, over flat-inside discs: the frames whose roll kept its direction read it.
+  const truth = 4 * 0.668;
+  for (const seed of [1, 2]) {
+    const noisy = renderClip(deadLeaves(320, 256, 5, 3), { motion: 'shake', frames: 8, width: 192, height: 160, seed });
+    const n = new HistoryWeightEstimator();
+    let resumed: HistoryWeightEstimator | undefined;
+    noisy.forEach((g, i) => {
+      const lr = degradeFrame(g, i, { scale: 2, noise: 4, seed: 3 });
+      if (i === 4) {
+        // A checkpoint mid-shake carries the last residual motion: the reading goes on the same.
+        const snap = n.snapshot();
+        assert.ok(snap.residual, 'the snapshot holds the residual motion');
+        (resumed = new HistoryWeightEstimator()).restore(snap);
+      }
+      const map = n.next(lr);
+      if (resumed) assert.deepEqual(resumed.next(lr), map, `frame ${i} after a restore`);
+    });
+    assert.equal(resumed?.noise, n.noise);
+    assert.ok(n.noise > 0.7 * truth && n.noise < 1.25 * truth, `shake ${seed}, σ 4: read ${n.noise.toFixed(2)} for ${truth.toFixed(2)}`);
+  }
+  // The rule itself: residual motions against each other by more than a tenth of a pixel.
+  assert.equal(reversed([0.3, 0, 0, 0.3], [-0.3, 0, 0, -0.2]), true);
+  assert.equal(reversed([0.3, 0, 0, 0.3], [0.3, 0, 0, 0.2]), false, 'a steady zoom');
+  assert.equal(reversed([0.05, 0, 0, 0.05], [-0.05, 0, 0, -0.05]), false, 'under a tenth of a pixel');
+  assert.equal(reversed([0.08, 0, 0, 0.08], [-0.08, 0, 0, -0.08], 2), true, 'on the half plane, in pixels of the frame');
+  assert.equal(reversed(undefined, [0.3, 0, 0, 0.3]), false);
 });
 
 test('without motion compensation (a graph without the warp head) the noise is still read on aligned differences: a clean fast pan keeps no history', () => {

@@ -2,7 +2,7 @@
  * What `--temporal auto` promises, on generated clips with their ground truth (src/eval/
  * motion-clips.ts: a camera over a picture, antialiased bicubic ×2, seeded noise), through the
  * frame engine on the bundled model:
- * - clean content, however it moves (sub-pixel pans, zooms, rotations over dense fine texture):
+ * - clean content, however it moves (sub-pixel pans, zooms, rotations, a hand-held shake over dense fine texture):
  *   never worse than no history (PSNR-Y ≥ −0.02 dB, temporal error ≤ +0.5 %);
  * - noisy pans: the history follows the camera, temporal error ≥ 15 % lower, PSNR-Y not lower;
  * - a noisy still camera: temporal error ≥ 40 % lower.
@@ -47,6 +47,8 @@ test('clean clips, every motion: auto is never worse than no history (PSNR-Y ≥
     ['dead leaves, fast pan', clip(leaves, 'pan', [2.6, -1.1])],
     ['dead leaves, zoom', clip(leaves, 'zoom')],
     ['dead leaves, rotation', clip(leaves, 'rotate')],
+    // A hand-held camera (a new offset and roll every frame): a roll that turns back reads as noise.
+    ['dead leaves, hand-held shake', renderClip(leaves, { motion: 'shake', frames: FRAMES, width: 192, height: 160, seed: 1 })],
     ...(await set5('bird')).map((p): [string, RgbImage[]] => ['bird, slow pan', clip(p, 'pan')]),
     // Sharp edges moving fast: the clip where agreeing difference and Laplacian once passed for noise.
     ...(await set5('butterfly')).map((p): [string, RgbImage[]] => ['butterfly, fast pan', clip(p, 'pan', [2.6, -1.1])]),

@@ -143,19 +143,15 @@ const WALLPAPERS = '/usr/share/backgrounds/mate/nature';
 /** Photographs of mate-backgrounds with fine texture (grass, wood, foliage), when installed. */
 const WALLS = ['GreenMeadow.jpg', 'Garden.jpg', 'Wood.jpg', 'Dune.jpg'];
 
-/** The clip names `generated` stands for. */
-async function generated(): Promise<string[]> {
-  const pictures = [...SET5, 'leaves'];
-  const dir = flag('wallpapers', WALLPAPERS);
-  const walls = await readdir(dir).catch(() => [] as string[]);
-  pictures.push(...WALLS.filter((f) => walls.includes(f)).map((f) => `wall_${f}`));
-  return pictures.flatMap((p) => Object.keys(MOTIONS).map((m) => `${p}-${m}`));
+/** The pictures of the generated clips: Set5, leaves, and the wallpapers found. */
+async function pictures(): Promise<string[]> {
+  const walls = await readdir(flag('wallpapers', WALLPAPERS)).catch(() => [] as string[]);
+  return [...SET5, 'leaves', ...WALLS.filter((f) => walls.includes(f)).map((f) => `wall_${f}`)];
 }
 
-/** The clip names `robust` stands for: the Set5 photographs, leaves and the wallpapers shaken, wobbled and flickering. */
-async function robust(): Promise<string[]> {
-  const pictures = [...new Set((await generated()).map((c) => c.replace(/-[a-z]+$/, '')))];
-  return pictures.flatMap((p) => Object.keys(ROBUST).map((m) => `${p}-${m}`));
+/** The clip names `generated` (`MOTIONS`) or `robust` (`ROBUST`: shaken, wobbled, flickering) stands for. */
+async function generated(motions: Record<string, unknown> = MOTIONS): Promise<string[]> {
+  return (await pictures()).flatMap((p) => Object.keys(motions).map((m) => `${p}-${m}`));
 }
 
 /** The clip names `hd` stands for: the wallpapers at 1280×720 (640×360 input). */
@@ -319,7 +315,7 @@ async function main(): Promise<void> {
     if (charts.length > 0 && !flag('out', '')) throw new Error('--charts writes into --out DIR: give one');
     return summary(from.split(','), flag('out', ''), charts);
   }
-  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : c === 'robust' ? robust() : [c])))).flat();
+  const clips = (await Promise.all(list('clips', 'walk,calendar,film-static,still,generated').map(async (c) => (c === 'generated' ? generated() : c === 'hd' ? hd() : c === 'robust' ? generated(ROBUST) : [c])))).flat();
   const noises = list('noise', '0,4').map(Number);
   const methods = list('methods', '0,0.2,auto');
   const limit = Number(flag('frames', '0'));

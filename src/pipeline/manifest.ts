@@ -5,6 +5,7 @@
  * with a notice.
  */
 import type { UpscalerStats } from '../temporal/upscaler.ts';
+import type { Residual } from '../temporal/noise.ts';
 
 /** What a checkpoint must match to be continued: the input file and every setting that changes the output. */
 export interface RunIdentity {
@@ -79,7 +80,7 @@ export interface Manifest extends CarriedTotals {
     readonly frameHeight?: number;
     readonly noiseVar: number | null;
     /** What the translation left of the last frame's motion (four numbers); absent in older manifests. */
-    readonly residual?: readonly number[];
+    readonly residual?: Residual;
     readonly parts: WeightPart[];
   } | null;
   readonly last: { readonly width: number; readonly height: number } | null;

@@ -51,7 +51,6 @@ import path from 'node:path';
 import { ParagonError, usageError } from '../errors.ts';
 import type { UpscalerSnapshot } from '../temporal/upscaler.ts';
 import type { HistoryWeightSnapshot } from '../temporal/history-weight.ts';
-import type { Residual } from '../temporal/noise.ts';
 import { filesOf, framesIn, MANIFEST_VERSION, parseManifest, WEIGHT_PARTS, type CarriedTotals, type Manifest, type RunIdentity, type SegmentRecord, type SpoolPart, type WeightPart } from './manifest.ts';
 
 export type { CarriedTotals, RunIdentity, SegmentRecord, SpoolPart } from './manifest.ts';
@@ -224,7 +223,7 @@ export class Checkpoint {
         ref: part('ref'),
         refVar: part('refVar'),
         difference: part('difference'),
-        ...(residual?.length === 4 ? { residual: [residual[0]!, residual[1]!, residual[2]!, residual[3]!] as Residual } : {}),
+        ...(residual ? { residual } : {}),
         ...(frameWidth !== undefined && frameHeight !== undefined ? { frame: part('frame'), frameWidth, frameHeight } : {}),
       };
     }
@@ -260,7 +259,7 @@ export class Checkpoint {
         const file = `weights-${n}.f32`;
         await writeAtomic(path.join(this.dir, file), new Uint8Array(all.buffer));
         const frame = w.frameWidth !== undefined && w.frameHeight !== undefined ? { frameWidth: w.frameWidth, frameHeight: w.frameHeight } : {};
-        weights = { file, width: w.width, height: w.height, ...frame, noiseVar: w.noiseVar ?? null, ...(w.residual ? { residual: [...w.residual] } : {}), parts };
+        weights = { file, width: w.width, height: w.height, ...frame, noiseVar: w.noiseVar ?? null, ...(w.residual ? { residual: w.residual } : {}), parts };
       }
       const segments = [...(prev?.segments ?? []), ...('segment' in change ? [change.segment] : [])];
       const open =

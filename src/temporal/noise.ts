@@ -287,8 +287,7 @@ export function estimateNoiseMoving(
       variances.push(-(sdq / n - (sd / n) * (sq / n)) / gain);
       energies.push(energy);
     }
-  const residual = fit.linear();
-  const misregistration = fit.misregistration();
+  const { misregistration, residual } = fit.result() ?? {};
   // (The first difference of a shot gives no misregistration either: its warp is bilinear.)
   if (!prior) return { sigma: undefined, difference, residual };
   if (variances.length < 8) return { sigma: undefined, difference, misregistration, residual };
@@ -350,36 +349,26 @@ class AffineFit {
     ry[2]! += Y * dy;
   }
 
-  /** RMS over the frame of `|A·(X, Y)|`, in pixels; undefined with too few blocks to tell. */
-  misregistration(): number | undefined {
-    const [a1, a2, b1, b2] = this.#solve() ?? [];
-    if (a1 === undefined || a2 === undefined || b1 === undefined || b2 === undefined) return undefined;
-    // Over the frame's pixels X and Y are uncorrelated with variances w²/12 and h²/12.
-    const [vx, vy] = [(this.w * this.w) / 12, (this.h * this.h) / 12];
-    return Math.sqrt((a1 ** 2 + b1 ** 2) * vx + (a2 ** 2 + b2 ** 2) * vy);
-  }
-
-  /** `A`'s entries ∂x/∂X, ∂x/∂Y, ∂y/∂X, ∂y/∂Y. */
-  #solve(): [number, number, number, number] | undefined {
+  /**
+   * The fit's linear part `A` (one 3×3 solve for both): `residual`, its entries ∂x/∂X, ∂x/∂Y,
+   * ∂y/∂X, ∂y/∂Y each times its coordinate's spread over the frame's pixels (X and Y are
+   * uncorrelated there, with variances w²/12 and h²/12), and `misregistration`, the RMS over the
+   * frame of `|A·(X, Y)|` in pixels (the norm of `residual`); undefined with too few blocks to tell.
+   */
+  result(): { misregistration: number; residual: Residual } | undefined {
     const [n, sx, sy, sxx, sxy, syy] = this.#m as unknown as [number, number, number, number, number, number];
     if (n < 12) return undefined;
     const M = [n, sx, sy, sx, sxx, sxy, sy, sxy, syy];
     const solve = (r: Float64Array) => solve3(M, [r[0]!, r[1]!, r[2]!]);
     const a = solve(this.#rx);
     const b = solve(this.#ry);
-    return a && b ? [a[1]!, a[2]!, b[1]!, b[2]!] : undefined;
-  }
-
-  /**
-   * The linear part `A` in pixels over the frame: its four entries each times the spread of its
-   * coordinate over the frame's pixels (X and Y are uncorrelated there, with variances w²/12 and
-   * h²/12), so that its norm is the RMS of `|A·(X, Y)|`; undefined with too few blocks to tell.
-   */
-  linear(): Residual | undefined {
-    const A = this.#solve();
-    if (!A) return undefined;
+    if (!a || !b) return undefined;
+    const [vx, vy] = [(this.w * this.w) / 12, (this.h * this.h) / 12];
     const [ex, ey] = [this.w / Math.sqrt(12), this.h / Math.sqrt(12)];
-    return [A[0] * ex, A[1] * ey, A[2] * ex, A[3] * ey];
+    return {
+      misregistration: Math.sqrt((a[1]! ** 2 + b[1]! ** 2) * vx + (a[2]! ** 2 + b[2]! ** 2) * vy),
+      residual: [a[1]! * ex, a[2]! * ey, b[1]! * ex, b[2]! * ey],
+    };
   }
 }
 
